@@ -1,0 +1,84 @@
+"""The application factory: wiring only, nothing is bound at import time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
+from werkzeug.wrappers import Response
+
+from inventory.db.session import Database, open_database
+from inventory.services.accounts import SESSION_LIFETIME
+from inventory.services.schemas import MAX_ID
+from inventory.settings import Settings
+from inventory.web import api, errors, health
+from inventory.web.auth import csrf, enforce_access
+from inventory.web.context import close_db
+from inventory.web.views import auth as auth_views
+from inventory.web.views import home
+
+# Pages and API answers alike: no framing, no sniffing, only our own scripts and styles.
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+
+class IdConverter(IntegerConverter):
+    """Path ids that fit the database column: anything else is a plain 404."""
+
+    def __init__(self, url_map: object) -> None:
+        super().__init__(url_map, min=1, max=MAX_ID)  # type: ignore[arg-type]
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    """Build the app. Starts the embedded database when no POSTGRES_HOST is set."""
+    settings = (settings or Settings.from_env()).with_secret_key()
+    settings.check()
+    database = database or open_database(settings)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="inventory_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # Behind the TLS-terminating proxy the cookie must never travel over plain HTTP.
+        SESSION_COOKIE_SECURE=settings.proxy_hops > 0,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
+        WTF_CSRF_SSL_STRICT=False,  # SameSite cookies cover what the Referer check adds
+        MAX_CONTENT_LENGTH=(settings.max_upload_mb + 1) * 1024 * 1024 * 10,
+        SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
+    )
+    app.extensions["inventory.settings"] = settings
+    app.extensions["inventory.database"] = database
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    app.url_map.converters["id"] = IdConverter
+
+    csrf.init_app(app)
+    errors.register(app)
+    app.before_request(enforce_access)
+    app.teardown_appcontext(close_db)
+    app.after_request(_security_headers)
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(auth_views.bp)
+    app.register_blueprint(home.bp)
+    api.configure(app, IdConverter)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response

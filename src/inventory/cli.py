@@ -1,0 +1,219 @@
+"""The `inventory` command: parses, calls services, prints. Errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from inventory.db import migrate
+from inventory.db.session import Database, open_database
+from inventory.services import accounts, csv_transfer
+from inventory.services.errors import DomainError
+from inventory.settings import Settings, SettingsError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _friendly_errors(command: F) -> F:
+    """Known failures end the command with one line naming the problem."""
+
+    @wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (SettingsError, DomainError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return run  # type: ignore[return-value]
+
+
+def _settings() -> Settings:
+    return Settings.from_env().with_secret_key()
+
+
+@contextmanager
+def _database(upgrade: bool = True) -> Iterator[Database]:
+    database = open_database(_settings())
+    try:
+        if upgrade:
+            migrate.upgrade(database.engine)
+        yield database
+    finally:
+        database.close()
+
+
+@contextmanager
+def _session() -> Iterator[Session]:
+    with _database() as database, database.session() as session:
+        yield session
+
+
+def _read_password() -> str:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise click.UsageError("no password on standard input")
+    return password
+
+
+@click.group()
+@click.version_option(package_name="inventory")
+def main() -> None:
+    """Inventory: where is my …?"""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 32))
+@_friendly_errors
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the app with Gunicorn (migrating the schema first)."""
+    from inventory.server import serve as run_server
+
+    run_server(_settings(), host=host, port=port, workers=workers)
+
+
+@main.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@_friendly_errors
+def db_upgrade() -> None:
+    """Apply pending migrations (safe to run from several processes at once)."""
+    with _database(upgrade=False) as database:
+        before = migrate.current_revision(database.engine)
+        migrate.upgrade(database.engine)
+        after = migrate.current_revision(database.engine)
+    click.echo(f"schema at {after}" + ("" if before == after else f" (was {before})"))
+
+
+@main.group()
+def user() -> None:
+    """Accounts."""
+
+
+@user.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "editor", "viewer"]))
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+@_friendly_errors
+def user_create(username: str, role: str, password_stdin: bool) -> None:
+    """Create a user; the password is read from standard input, never from the command line."""
+    password = _read_password()
+    with _session() as session:
+        created = accounts.create_user(
+            session=session, username=username, password=password, role=accounts.parse_role(role)
+        )
+        click.echo(f"created {created.role.value} {created.username}")
+
+
+@user.command("list")
+@_friendly_errors
+def user_list() -> None:
+    with _session() as session:
+        for found in accounts.list_users(session=session):
+            state = "" if found.active else " (disabled)"
+            click.echo(f"{found.username}\t{found.role.value}{state}")
+
+
+@user.command("set-password")
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True, required=True, help="Read the password from stdin.")
+@_friendly_errors
+def user_set_password(username: str, password_stdin: bool) -> None:
+    """Set a new password (signs the user out everywhere)."""
+    password = _read_password()
+    with _session() as session:
+        found = accounts.find_user(session=session, username=username)
+        if found is None:
+            raise click.ClickException(f"no user named {username!r}")
+        accounts.set_password(session=session, user=found, password=password)
+        click.echo(f"password changed for {found.username}")
+
+
+@main.group()
+def token() -> None:
+    """API tokens."""
+
+
+@token.command("create")
+@click.option("--username", required=True)
+@click.option("--name", default="", help="What the token is for.")
+@_friendly_errors
+def token_create(username: str, name: str) -> None:
+    """Create an API token and print it (only this once)."""
+    with _session() as session:
+        found = accounts.find_user(session=session, username=username)
+        if found is None:
+            raise click.ClickException(f"no user named {username!r}")
+        click.echo(accounts.create_token(session=session, user=found, name=name).secret)
+
+
+@token.command("revoke")
+@click.argument("secret")
+@_friendly_errors
+def token_revoke(secret: str) -> None:
+    """Revoke an API token, given the token itself."""
+    with _session() as session:
+        revoked = accounts.revoke_token(session=session, user=None, secret=secret)
+        click.echo(f"revoked token {revoked.prefix}… of {revoked.user.username}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@_friendly_errors
+def import_command(file: Path, dry_run: bool) -> None:
+    """Create or update items from CSV (matched by asset_id); all rows or none."""
+    data = file.read_bytes()
+    with _session() as session, click.progressbar(
+        length=max(data.count(b"\n") - 1, 1), label="Importing", file=sys.stderr
+    ) as bar:
+        report = csv_transfer.import_csv(
+            session=session, data=data, actor=None, dry_run=dry_run, progress=bar.update
+        )
+    for error in report.errors:
+        where = f" {error.field}:" if error.field else ""
+        click.echo(f"line {error.line}:{where} {error.message}", err=True)
+    if report.ignored_columns:
+        click.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    counts = ", ".join(
+        f"{report.count(action)} {word}"
+        for action, word in (("create", "to create" if dry_run else "created"),
+                             ("update", "to update" if dry_run else "updated"),
+                             ("unchanged", "unchanged"))
+    )
+    if report.errors:
+        click.echo(f"nothing imported: {len(report.errors)} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{'dry run: ' if dry_run else ''}{counts}")
+
+
+@main.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write here instead of standard output.")
+@_friendly_errors
+def export_command(output: Path | None) -> None:
+    """Write every item as CSV."""
+    with _session() as session:
+        chunks = csv_transfer.export_csv(session=session)
+        if output is None:
+            for chunk in chunks:
+                click.echo(chunk, nl=False)
+            return
+        tmp = output.with_name(output.name + ".tmp")
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        tmp.replace(output)
+        click.echo(f"wrote {output}", err=True)

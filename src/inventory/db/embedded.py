@@ -1,0 +1,51 @@
+"""The embedded PostgreSQL 16 + pgvector (from the `pgserver` package) used when no
+POSTGRES_HOST is set: same schema and code path as an external server, no install needed."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, create_engine, text
+
+log = logging.getLogger(__name__)
+
+
+def start(pgdata: Path, database: str) -> str:
+    """Start (or attach to) the server in `pgdata`, make sure `database` exists, return its URL.
+
+    The server stops when the last process that attached to it exits.
+    """
+    import pgserver
+
+    pgdata.mkdir(parents=True, exist_ok=True)
+    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    _create_database(_url(info, "postgres"), database)
+    log.info("embedded PostgreSQL running in %s", pgdata)
+    return _url(info, database).render_as_string(hide_password=False)
+
+
+def _url(info: Any, database: str) -> URL:
+    """A URL over the server's Unix socket (it listens on no TCP address)."""
+    return URL.create(
+        "postgresql+psycopg",
+        username="postgres",
+        database=database,
+        query={"host": str(info.socket_dir), "port": str(info.port)},
+    )
+
+
+def _create_database(url: URL, database: str) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            )
+            if not exists:
+                quoted = conn.dialect.identifier_preparer.quote(database)
+                conn.execute(text(f"CREATE DATABASE {quoted}"))
+    finally:
+        engine.dispose()

@@ -1,0 +1,326 @@
+"""Response and query schemas of the API (request bodies for items live in services.schemas)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from inventory.db.models import Item, Location, Photo, Role
+from inventory.services import locations
+from inventory.services.items import SORT_COLUMNS
+from inventory.services.schemas import CustomFieldSchema, Id, ItemFieldsSchema, Text, tag_field
+from inventory.web.context import db, location_tree
+
+
+class StrictSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ProblemSchema(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.Raw())
+
+
+# ---- items ----------------------------------------------------------------------------------
+
+
+class PhotoSchema(Schema):
+    id = fields.Integer()
+    url = fields.Method("_url", metadata={"type": "string"})
+    thumbnail_url = fields.Method("_thumbnail_url", metadata={"type": "string"})
+    width = fields.Integer()
+    height = fields.Integer()
+    position = fields.Integer()
+    is_primary = fields.Boolean()
+
+    def _url(self, photo: Photo) -> str:
+        return f"/images/{photo.key}-display.{photo.format}"
+
+    def _thumbnail_url(self, photo: Photo) -> str:
+        return f"/images/{photo.key}-thumb.{photo.format}"
+
+
+class ItemSchema(Schema):
+    id = fields.Integer()
+    asset_id = fields.String()
+    name = fields.String()
+    description = fields.String()
+    quantity = fields.Float()
+    unit = fields.String()
+    location_id = fields.Integer(allow_none=True)
+    location_path = fields.Method(
+        "_location_path", metadata={"type": "string", "example": "Home › Garage › Workbench"}
+    )
+    tags = fields.Pluck("TagSchema", "name", many=True)
+    custom_fields = fields.List(fields.Nested(CustomFieldSchema))
+    manufacturer = fields.String()
+    model = fields.String()
+    serial_number = fields.String()
+    purchase_date = fields.Date(allow_none=True)
+    purchase_price = fields.Float(allow_none=True)
+    currency = fields.String()
+    vendor = fields.String()
+    warranty_expires = fields.Date(allow_none=True)
+    notes = fields.String()
+    archived = fields.Boolean()
+    version = fields.Integer()
+    photos = fields.List(fields.Nested(PhotoSchema))
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _location_path(self, item: Item) -> str:
+        return location_tree().path(item.location_id)
+
+
+class ItemCreateSchema(ItemFieldsSchema):
+    pass
+
+
+class ItemUpdateSchema(ItemFieldsSchema):
+    version = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=2**31 - 1),
+        metadata={"description": "The version you edited; a stale one is refused with 409."},
+    )
+
+
+class ItemListQuery(StrictSchema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    sort = fields.String(load_default="name", validate=validate.OneOf(list(SORT_COLUMNS)))
+    order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
+    location_id = Id(metadata={"description": "Only items in this location or beneath it."})
+    tag = Text(max_length=64)
+    archived = fields.String(load_default="false", validate=validate.OneOf(["false", "true", "all"]))
+    q = Text(max_length=500, metadata={"description": "Words to look for."})
+
+
+class ItemPageSchema(Schema):
+    items = fields.List(fields.Nested(ItemSchema))
+    page = fields.Integer()
+    per_page = fields.Integer()
+    total = fields.Integer()
+    pages = fields.Integer()
+
+
+class HistorySchema(Schema):
+    id = fields.Integer()
+    changed_at = fields.DateTime()
+    actor = fields.String(attribute="actor_name")
+    action = fields.String()
+    field = fields.String(allow_none=True)
+    old_value = fields.Raw(allow_none=True)
+    new_value = fields.Raw(allow_none=True)
+
+
+class QuantityChangeSchema(StrictSchema):
+    delta = fields.Decimal(
+        required=True,
+        places=3,
+        allow_nan=False,
+        validate=validate.Range(min=-(10**11), max=10**11),
+        metadata={"type": "number"},
+    )
+
+
+class BulkMoveSchema(StrictSchema):
+    item_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=1000))
+    location = Text(max_length=1000)
+    location_id = Id(allow_none=True)
+
+    @validates_schema
+    def _exactly_one_target(self, data: dict[str, Any], **_: Any) -> None:
+        if ("location" in data) == ("location_id" in data):
+            raise ValidationError("give exactly one of location or location_id", "location")
+
+
+class BulkTagSchema(StrictSchema):
+    item_ids = fields.List(Id(), required=True, validate=validate.Length(min=1, max=1000))
+    add = fields.List(tag_field(), load_default=list, validate=validate.Length(max=50))
+    remove = fields.List(tag_field(), load_default=list, validate=validate.Length(max=50))
+
+
+class BulkResultSchema(Schema):
+    items = fields.List(fields.Nested(ItemSchema))
+
+
+# ---- locations and tags ---------------------------------------------------------------------
+
+
+class LocationSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    parent_id = fields.Integer(allow_none=True)
+    path = fields.Method("_path", metadata={"type": "string"})
+    item_count = fields.Method(
+        "_item_count", metadata={"type": "integer", "description": "Items directly in it."}
+    )
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _path(self, location: Location) -> str:
+        return location_tree().path(location.id)
+
+    def _item_count(self, location: Location) -> int:
+        if "location_item_counts" not in g:
+            g.location_item_counts = locations.item_counts(session=db())
+        count: int = g.location_item_counts.get(location.id, 0)
+        return count
+
+
+class LocationListSchema(Schema):
+    locations = fields.List(fields.Nested(LocationSchema))
+
+
+class LocationCreateSchema(StrictSchema):
+    name = Text(required=True, min_length=1, max_length=200)
+    description = Text(load_default="", max_length=2000)
+    parent_id = Id(allow_none=True, load_default=None)
+
+
+class LocationUpdateSchema(StrictSchema):
+    name = Text(min_length=1, max_length=200)
+    description = Text(max_length=2000)
+    parent_id = Id(allow_none=True, metadata={"description": "Move under this location (null: top level)."})
+
+
+class LocationDeleteQuery(StrictSchema):
+    move_contents_to_parent = fields.Boolean(load_default=False)
+
+
+class TagSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    item_count = fields.Integer()
+
+
+class TagListSchema(Schema):
+    tags = fields.List(fields.Nested(TagSchema))
+
+
+class TagWriteSchema(StrictSchema):
+    name = tag_field(required=True)
+
+
+# ---- search ---------------------------------------------------------------------------------
+
+
+class SearchQuery(StrictSchema):
+    q = Text(required=True, min_length=1, max_length=500)
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+    location_id = Id()
+    tag = Text(max_length=64)
+    archived = fields.String(load_default="false", validate=validate.OneOf(["false", "true", "all"]))
+
+
+class SearchHitSchema(Schema):
+    item = fields.Nested(ItemSchema)
+    location_path = fields.String()
+    score = fields.Float()
+    reason = fields.String()
+
+
+class SearchResultsSchema(Schema):
+    results = fields.List(fields.Nested(SearchHitSchema))
+    mode = fields.String(metadata={"description": "hybrid, or keyword when embeddings are unavailable"})
+    notices = fields.List(fields.String())
+
+
+# ---- accounts -------------------------------------------------------------------------------
+
+
+class UserSchema(Schema):
+    id = fields.Integer()
+    username = fields.String()
+    role = fields.Enum(Role)
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+
+
+class UserListSchema(Schema):
+    users = fields.List(fields.Nested(UserSchema))
+
+
+class UserCreateSchema(StrictSchema):
+    username = Text(required=True, min_length=1, max_length=64)
+    password = Text(required=True, min_length=1, max_length=1024, strip=False, load_only=True)
+    role = fields.Enum(Role, required=True)
+
+
+class UserUpdateSchema(StrictSchema):
+    role = fields.Enum(Role)
+    active = fields.Boolean()
+    password = Text(min_length=1, max_length=1024, strip=False, load_only=True)
+
+
+class PasswordChangeSchema(StrictSchema):
+    current_password = Text(required=True, max_length=1024, strip=False, load_only=True)
+    new_password = Text(required=True, max_length=1024, strip=False, load_only=True)
+
+
+class TokenSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    prefix = fields.String()
+    created_at = fields.DateTime()
+    last_used_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+
+
+class NewTokenSchema(TokenSchema):
+    token = fields.String(metadata={"description": "Shown only once; store it now."})
+
+
+class TokenListSchema(Schema):
+    tokens = fields.List(fields.Nested(TokenSchema))
+
+
+class TokenCreateSchema(StrictSchema):
+    name = Text(load_default="", max_length=100)
+
+
+# ---- CSV ------------------------------------------------------------------------------------
+
+
+class ImportQuery(StrictSchema):
+    dry_run = fields.Boolean(load_default=False)
+
+
+class RowErrorSchema(Schema):
+    line = fields.Integer()
+    field = fields.String(allow_none=True)
+    message = fields.String()
+
+
+class RowResultSchema(Schema):
+    line = fields.Integer()
+    action = fields.String()
+    asset_id = fields.String()
+    name = fields.String()
+
+
+class ImportReportSchema(Schema):
+    dry_run = fields.Boolean()
+    applied = fields.Boolean()
+    created = fields.Method("_created", metadata={"type": "integer"})
+    updated = fields.Method("_updated", metadata={"type": "integer"})
+    unchanged = fields.Method("_unchanged", metadata={"type": "integer"})
+    rows = fields.List(fields.Nested(RowResultSchema))
+    errors = fields.List(fields.Nested(RowErrorSchema))
+    ignored_columns = fields.List(fields.String())
+
+    def _created(self, report: Any) -> int:
+        return int(report.count("create"))
+
+    def _updated(self, report: Any) -> int:
+        return int(report.count("update"))
+
+    def _unchanged(self, report: Any) -> int:
+        return int(report.count("unchanged"))

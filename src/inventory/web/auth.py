@@ -1,0 +1,100 @@
+"""Who is calling, and may they? Deny by default: a view is reachable only when it declares
+the role it needs with `@requires(...)` or is marked `@public`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+from flask import current_app, g, redirect, request, session, url_for
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.wrappers import Response
+
+from inventory.db.models import Role
+from inventory.services import accounts
+from inventory.services.errors import Forbidden, Unauthorized
+from inventory.web.context import Principal, db, principal
+
+F = TypeVar("F", bound=Callable[..., Any])
+csrf = CSRFProtect()
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def requires(role: Role) -> Callable[[F], F]:
+    def mark(view: F) -> F:
+        view.required_role = role  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def public(view: F) -> F:
+    view.public = True  # type: ignore[attr-defined]
+    return view
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def load_principal() -> None:
+    """Bearer token first (API clients), else the browser session cookie."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, secret = header.partition(" ")
+        user = None
+        if scheme.lower() == "bearer" and secret.strip():
+            user = accounts.resolve_token(session=db(), secret=secret.strip())
+        if user is None:
+            raise Unauthorized("the bearer token is missing, unknown or revoked")
+        g.principal = Principal(user=user, method="token")
+        return
+    token = session.get("sid")
+    if isinstance(token, str):
+        user = accounts.resolve_session(session=db(), token=token)
+        if user is not None:
+            g.principal = Principal(user=user, method="session")
+            return
+        session.clear()
+
+
+def _view_attribute(name: str) -> Any:
+    view = current_app.view_functions.get(request.endpoint or "")
+    if view is None:
+        return None
+    view_class = getattr(view, "view_class", None)
+    if view_class is not None:
+        view = getattr(view_class, request.method.lower(), view)
+    return getattr(view, name, None)
+
+
+def enforce_access() -> Response | None:
+    if request.endpoint is None or request.endpoint == "static":
+        return None  # 404/405 or a static file
+    if _view_attribute("public"):
+        return None
+    if request.endpoint.startswith("api-docs."):
+        return None  # the OpenAPI document and its browsable page are public
+    load_principal()
+    found = principal()
+    if found is None:
+        if is_api_request():
+            raise Unauthorized("sign in or send Authorization: Bearer <token>")
+        return redirect(url_for("auth.login", next=safe_next(request.full_path)))
+    role = _view_attribute("required_role")
+    if role is None or not found.user.role.allows(role):
+        raise Forbidden(f"your role ({found.user.role.value}) may not do this")
+    if found.method == "session" and request.method not in SAFE_METHODS:
+        csrf.protect()  # browsers' API calls carry X-CSRFToken; bearer tokens need none
+    return None
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site paths are followed after sign-in (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target.rstrip("?") or None

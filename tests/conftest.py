@@ -1,0 +1,125 @@
+"""Shared fixtures: one real PostgreSQL + pgvector (the embedded pgserver) per test session,
+the real app built by the same factory as production, emptied between tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from inventory.app import create_app
+from inventory.db import migrate
+from inventory.db.models import Base, Role, User
+from inventory.db.session import Database, open_database
+from inventory.services import accounts
+from inventory.settings import Settings
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="session")
+def settings(data_dir: Path) -> Settings:
+    return Settings(data_dir=data_dir, secret_key="test-secret-" + "x" * 40)
+
+
+@pytest.fixture(scope="session")
+def database(settings: Settings) -> Iterator[Database]:
+    database = open_database(settings)
+    migrate.upgrade(database.engine)
+    yield database
+    database.close()
+
+
+@pytest.fixture(autouse=True)
+def _empty_database(request: pytest.FixtureRequest) -> None:
+    """Every test that touches the database starts from an empty one."""
+    if "database" not in request.fixturenames:
+        return
+    database: Database = request.getfixturevalue("database")
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with database.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text("ALTER SEQUENCE item_asset_seq RESTART"))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database: Database) -> Flask:
+    return create_app(settings, database)
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    with database.session() as session:
+        yield session
+
+
+@dataclass
+class ApiClient:
+    """A test client that authenticates like a real API client: a bearer token."""
+
+    client: FlaskClient
+    user: User
+    token: str
+
+    def _headers(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        headers = dict(kwargs.pop("headers", {}) or {})
+        headers.setdefault("Authorization", f"Bearer {self.token}")
+        return headers
+
+    def get(self, url: str, **kwargs: Any) -> Any:
+        return self.client.get(url, headers=self._headers(kwargs), **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Any:
+        return self.client.post(url, headers=self._headers(kwargs), **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Any:
+        return self.client.patch(url, headers=self._headers(kwargs), **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Any:
+        return self.client.delete(url, headers=self._headers(kwargs), **kwargs)
+
+
+@pytest.fixture
+def make_api(app: Flask, database: Database) -> Any:
+    """make_api("editor") → an ApiClient for a new user with that role."""
+
+    def make(role: str = "admin", username: str | None = None) -> ApiClient:
+        with database.session() as session:
+            user = accounts.create_user(
+                session=session, username=username or f"{role}-user", password=PASSWORD,
+                role=Role(role)
+            )
+            secret = accounts.create_token(session=session, user=user).secret
+        return ApiClient(client=app.test_client(), user=user, token=secret)
+
+    return make
+
+
+@pytest.fixture
+def admin(make_api: Any) -> ApiClient:
+    client: ApiClient = make_api("admin")
+    return client
+
+
+@pytest.fixture
+def editor(make_api: Any) -> ApiClient:
+    client: ApiClient = make_api("editor")
+    return client
+
+
+@pytest.fixture
+def viewer(make_api: Any) -> ApiClient:
+    client: ApiClient = make_api("viewer")
+    return client
