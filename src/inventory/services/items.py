@@ -79,14 +79,16 @@ def _resolve_location(session: Session, data: Mapping[str, Any]) -> tuple[bool, 
 
 
 def _apply(session: Session, item: Item, data: Mapping[str, Any]) -> None:
-    for name in _SIMPLE_FIELDS:
-        if name in data:
-            setattr(item, name, data[name])
+    # Locations first: creating missing levels flushes, and the item must not be dirty yet.
     given, location_id = _resolve_location(session, data)
-    if given:
-        item.location_id = location_id
-    if "tags" in data:
-        item.tags = tags.resolve(session, data["tags"])
+    with session.no_autoflush:
+        if given:
+            item.location_id = location_id
+        for name in _SIMPLE_FIELDS:
+            if name in data:
+                setattr(item, name, data[name])
+        if "tags" in data:
+            item.tags = tags.resolve(session, data["tags"])
 
 
 def create_item(
@@ -144,15 +146,17 @@ def update_item(
             f"you had {expected_version}); reload it and apply your change again",
             errors={"version": [f"current version is {item.version}"]},
         )
-    tree = LocationTree.load(session)
-    before = history.snapshot(item, tree)
+    before = history.snapshot(item, LocationTree.load(session))
     _apply(session, item, data)
-    session.flush()
-    after = history.snapshot(item, LocationTree.load(session) if "location" in data else tree)
-    if history.record_changes(session, item_id=item.id, actor=actor, before=before, after=after):
+    with session.no_autoflush:
+        after = history.snapshot(item, LocationTree.load(session))
+        changed = history.record_changes(
+            session, item_id=item.id, actor=actor, before=before, after=after
+        )
+    if changed:
         item.updated_at = func.now()
+        _flush_checked(session, item_id)
         indexing.refresh_items(session, item_ids=[item.id])
-    _flush_checked(session, item_id)
     if commit:
         session.commit()
     return item

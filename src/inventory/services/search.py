@@ -6,10 +6,11 @@ description). Filters are applied in SQL, before ranking and limiting.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import ARRAY, Text, cast, func, select
 from sqlalchemy.orm import Session
 
 from inventory.db.models import Item
@@ -40,28 +41,42 @@ def search(
 ) -> SearchResults:
     tsquery = func.websearch_to_tsquery(ENGLISH, query)
     rank = func.ts_rank_cd(Item.search_vector, tsquery, RANK_NORMALISATION).label("rank")
+    lexemes = func.tsvector_to_array(Item.search_vector, type_=ARRAY(Text))
     statement = (
-        filters.apply(select(Item, rank))
+        filters.apply(select(Item, rank, lexemes))
         .where(Item.search_vector.op("@@")(tsquery))
         .order_by(rank.desc(), Item.id)
         .limit(limit)
     )
-    rows = session.execute(statement).unique().all()
+    rows = session.execute(statement).all()
     tree = LocationTree.load(session)
-    matched = _terms(session, query)
+    stems = word_stems(session, query)
     hits = [
         SearchHit(
             item=item,
             location_path=tree.path(item.location_id),
             score=round(float(score), 4),
-            reason=f"matched: {', '.join(matched)}" if matched else "matched",
+            reason=matched_words(stems, item_lexemes),
         )
-        for item, score in rows
+        for item, score, item_lexemes in rows
     ]
     return SearchResults(results=hits)
 
 
-def _terms(session: Session, query: str) -> list[str]:
-    """The stemmed words PostgreSQL searched for, for the result's reason."""
-    lexemes = session.scalar(select(func.tsvector_to_array(func.to_tsvector(ENGLISH, query))))
-    return list(lexemes or [])
+def word_stems(session: Session, query: str) -> dict[str, set[str]]:
+    """Each word of the query with the stems PostgreSQL indexes it under."""
+    words = list(dict.fromkeys(re.findall(r"\w+", query.lower())))[:50]
+    if not words:
+        return {}
+    word = func.unnest(cast(words, ARRAY(Text))).table_valued("word").render_derived()
+    rows = session.execute(
+        select(word.c.word, func.tsvector_to_array(func.to_tsvector(ENGLISH, word.c.word)))
+    )
+    return {w: set(stems or ()) for w, stems in rows if stems}
+
+
+def matched_words(stems: dict[str, set[str]], lexemes: list[str] | None) -> str:
+    """The reason shown with a keyword hit: the user's own words that matched."""
+    found = set(lexemes or ())
+    words = [word for word, word_stems in stems.items() if word_stems & found]
+    return f"matched: {', '.join(words)}" if words else "matched"

@@ -13,7 +13,7 @@ from inventory.services.errors import Conflict, InvalidInput, NotFound
 
 
 def resolve(session: Session, names: Iterable[str]) -> list[Tag]:
-    """The tags with these names, created when missing (not committed); duplicates collapse."""
+    """The tags with these names, new ones added to the session; duplicates collapse."""
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(name.lower(), name)
@@ -27,7 +27,6 @@ def resolve(session: Session, names: Iterable[str]) -> list[Tag]:
         if key not in existing:
             existing[key] = Tag(name=name)
             session.add(existing[key])
-    session.flush()
     return [existing[key] for key in wanted]
 
 

@@ -57,7 +57,7 @@ class ItemSchema(Schema):
     location_path = fields.Method(
         "_location_path", metadata={"type": "string", "example": "Home › Garage › Workbench"}
     )
-    tags = fields.Pluck("TagSchema", "name", many=True)
+    tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})
     custom_fields = fields.List(fields.Nested(CustomFieldSchema))
     manufacturer = fields.String()
     model = fields.String()
@@ -76,6 +76,9 @@ class ItemSchema(Schema):
 
     def _location_path(self, item: Item) -> str:
         return location_tree().path(item.location_id)
+
+    def _tags(self, item: Item) -> list[str]:
+        return sorted((tag.name for tag in item.tags), key=str.lower)
 
 
 class ItemCreateSchema(ItemFieldsSchema):
