@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, create_engine, text
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ def _create_database(url: URL, database: str) -> None:
             )
             if not exists:
                 quoted = conn.dialect.identifier_preparer.quote(database)
-                conn.execute(text(f"CREATE DATABASE {quoted}"))
+                try:
+                    conn.execute(text(f"CREATE DATABASE {quoted}"))
+                except (IntegrityError, ProgrammingError):
+                    pass  # another process created it in the meantime
     finally:
         engine.dispose()

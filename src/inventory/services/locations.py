@@ -99,24 +99,21 @@ def update_location(
 ) -> Location:
     """Rename and/or move a location with its whole subtree (`move=True` uses `parent_id`)."""
     location = get_location(session=session, location_id=location_id)
-    path_changed = False
-    if name is not None:
-        name = _clean_name(name)
-        path_changed |= name != location.name
-        location.name = name
+    new_name = location.name if name is None else _clean_name(name)
+    new_parent = parent_id if move else location.parent_id
+    # Validate before assigning: a query would otherwise flush a half-made change.
+    if new_parent != location.parent_id and new_parent is not None:
+        get_location(session=session, location_id=new_parent)
+        if new_parent in set(session.scalars(select(subtree_ids(location.id)))):
+            raise Conflict(
+                "cannot move a location into itself or below itself",
+                errors={"parent_id": ["would make a cycle"]},
+            )
+    _refuse_duplicate(session, new_parent, new_name, location.id)
+    path_changed = (new_name, new_parent) != (location.name, location.parent_id)
+    location.name, location.parent_id = new_name, new_parent
     if description is not None:
         location.description = description
-    if move and parent_id != location.parent_id:
-        if parent_id is not None:
-            get_location(session=session, location_id=parent_id)
-            if parent_id in set(session.scalars(select(subtree_ids(location.id)))):
-                raise Conflict(
-                    "cannot move a location into itself or below itself",
-                    errors={"parent_id": ["would make a cycle"]},
-                )
-        location.parent_id = parent_id
-        path_changed = True
-    _refuse_duplicate(session, location.parent_id, location.name, location.id)
     location.updated_at = func.now()
     session.flush()
     if path_changed:

@@ -46,9 +46,9 @@ def _no_nul(value: str) -> None:
         raise ValidationError("must not contain NUL characters")
 
 
-def Id(**kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field class
-    """A database id: a whole number that fits the column."""
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:  # noqa: N802 - reads like a field
+    """A database id: a whole number that fits the column (query strings are not strict)."""
+    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class _TagText(Text):
@@ -134,14 +134,25 @@ _CHECKERS = {
 }
 
 
-def _money(places: int, maximum: int, **kwargs: Any) -> fields.Decimal:
-    return fields.Decimal(
-        places=places,
-        allow_nan=False,
-        **kwargs,
-        validate=validate.Range(min=0, max=maximum, max_inclusive=False),
-        metadata={"type": "number"},
-    )
+class Amount(fields.Decimal):
+    """A decimal amount: exact in the database, a plain JSON number on the wire and in the
+    OpenAPI document (where apispec serialises the range limits with this field)."""
+
+    def __init__(self, *, places: int, low: int, high: int, **kwargs: Any) -> None:
+        super().__init__(
+            places=places,
+            allow_nan=False,
+            validate=validate.Range(min=low, max=high, max_inclusive=False),
+            **kwargs,
+        )
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> float | None:
+        result = super()._serialize(value, attr, obj, **kwargs)
+        return None if result is None else float(result)
+
+
+def _money(places: int, maximum: int, **kwargs: Any) -> Amount:
+    return Amount(places=places, low=0, high=maximum, **kwargs)
 
 
 class ItemFieldsSchema(Schema):

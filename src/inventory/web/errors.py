@@ -21,9 +21,10 @@ PROBLEM = "application/problem+json"
 
 def problem(
     status: int, title: str, detail: str = "", errors: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None
+    headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
 ) -> Response:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    """A problem response; `extra` adds extension members (RFC 9457 §3.2)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, **(extra or {})}
     if detail:
         body["detail"] = detail
     if errors:

@@ -14,7 +14,6 @@ from inventory.web.api.schemas import (
     PasswordChangeSchema,
     TokenCreateSchema,
     TokenListSchema,
-    TokenSchema,
     UserCreateSchema,
     UserListSchema,
     UserSchema,
@@ -59,10 +58,9 @@ def list_tokens() -> dict[str, list[ApiToken]]:
 @blp.arguments(TokenCreateSchema)
 @blp.response(201, NewTokenSchema)
 @requires(Role.viewer)
-def create_token(data: dict[str, Any]) -> dict[str, Any]:
+def create_token(data: dict[str, Any]) -> service.NewToken:
     """A personal API token with your role. The token is in this response only."""
-    new = service.create_token(session=db(), user=current_user(), name=data["name"])
-    return {**TokenSchema().dump(new.token), "token": new.secret}
+    return service.create_token(session=db(), user=current_user(), name=data["name"])
 
 
 @blp.route("/me/tokens/<id:token_id>", methods=["DELETE"])
