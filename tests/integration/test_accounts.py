@@ -163,24 +163,69 @@ def test_tokens_are_shown_once_and_track_last_use(app: Flask, viewer: ApiClient)
     assert all("token" not in entry for entry in listed)
     phone = ApiClient(client=app.test_client(), user=viewer.user, token=secret)
     assert phone.get("/api/v1/items").status_code == 200
-    used = next(t for t in viewer.get("/api/v1/me/tokens").json["tokens"] if t["name"] == "phone app")
+    used = next(
+        t for t in viewer.get("/api/v1/me/tokens").json["tokens"] if t["name"] == "phone app"
+    )
     assert used["last_used_at"] is not None
     assert phone.post("/api/v1/items", json={"name": "x"}).status_code == 403  # token = role
 
 
 def test_admin_manages_users_but_keeps_one_admin(admin: ApiClient) -> None:
     created = admin.post(
-        "/api/v1/users", json={"username": "sam", "password": "sam's long password", "role": "editor"}
+        "/api/v1/users",
+        json={"username": "sam", "password": "sam's long password", "role": "editor"},
     )
     assert created.status_code == 201
-    assert admin.post(
-        "/api/v1/users", json={"username": "SAM", "password": "another long one", "role": "viewer"}
-    ).status_code == 409
-    weak = admin.post("/api/v1/users", json={"username": "kim", "password": "short", "role": "viewer"})
+    assert (
+        admin.post(
+            "/api/v1/users",
+            json={"username": "SAM", "password": "another long one", "role": "viewer"},
+        ).status_code
+        == 409
+    )
+    weak = admin.post(
+        "/api/v1/users", json={"username": "kim", "password": "short", "role": "viewer"}
+    )
     assert weak.status_code == 422
     me = admin.get("/api/v1/me").json
     demoted = admin.patch(f"/api/v1/users/{me['id']}", json={"role": "viewer"})
     assert demoted.status_code == 409
-    assert admin.patch(f"/api/v1/users/{created.json['id']}", json={"role": "viewer"}).json[
-        "role"
-    ] == "viewer"
+    assert (
+        admin.patch(f"/api/v1/users/{created.json['id']}", json={"role": "viewer"}).json["role"]
+        == "viewer"
+    )
+
+
+def test_first_run_setup_creates_the_admin_once(app: Flask, database: Database) -> None:
+    client = app.test_client()
+    assert client.get("/login").location == "/setup"
+    token = _csrf(client, "/setup")
+    mismatch = client.post(
+        "/setup",
+        data={
+            "username": "owner",
+            "password": "long enough pw",
+            "confirm": "different pw!",
+            "csrf_token": token,
+        },
+    )
+    assert mismatch.status_code == 422
+    created = client.post(
+        "/setup",
+        data={
+            "username": "owner",
+            "password": "long enough pw",
+            "confirm": "long enough pw",
+            "csrf_token": token,
+        },
+    )
+    assert created.status_code == 302
+    assert client.get("/api/v1/me").json == {**client.get("/api/v1/me").json, "role": "admin"}
+    late = app.test_client()
+    assert late.get("/setup").location == "/login"
+    assert late.post(
+        "/setup",
+        data={"username": "intruder", "password": "long enough pw", "confirm": "long enough pw"},
+    ).status_code in (302, 403)
+    with database.engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 1

@@ -79,7 +79,7 @@ def test_bad_list_parameters_are_422(editor: ApiClient, query: dict[str, str]) -
 
 
 @pytest.mark.parametrize(
-    "text", ["'; DROP TABLE items; --", "a & b | !c", "((", "<script>", "\\", "\"unclosed", "x:*"]
+    "text", ["'; DROP TABLE items; --", "a & b | !c", "((", "<script>", "\\", '"unclosed', "x:*"]
 )
 def test_hostile_search_text_is_just_text(editor: ApiClient, text: str) -> None:
     editor.post("/api/v1/items", json={"name": "Drill"})

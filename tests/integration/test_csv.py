@@ -9,9 +9,24 @@ from sqlalchemy import text
 from tests.conftest import ApiClient
 
 FIELDS_TO_COMPARE = (
-    "asset_id", "name", "description", "quantity", "unit", "location_path", "tags",
-    "custom_fields", "manufacturer", "model", "serial_number", "purchase_date", "purchase_price",
-    "currency", "vendor", "warranty_expires", "notes", "archived",
+    "asset_id",
+    "name",
+    "description",
+    "quantity",
+    "unit",
+    "location_path",
+    "tags",
+    "custom_fields",
+    "manufacturer",
+    "model",
+    "serial_number",
+    "purchase_date",
+    "purchase_price",
+    "currency",
+    "vendor",
+    "warranty_expires",
+    "notes",
+    "archived",
 )
 
 
@@ -39,14 +54,27 @@ def _snapshot(client: ApiClient) -> list[dict[str, Any]]:
 
 
 def _seed(client: ApiClient) -> None:
-    client.post("/api/v1/items", json={
-        "name": "Drill, cordless", "description": 'Says "DeWalt"\non two lines', "quantity": 1.5,
-        "unit": "kg", "location": "Home/Garage/Shelf 3", "tags": ["tools", "Power"],
-        "custom_fields": [{"name": "Volt", "type": "number", "value": 20},
-                          {"name": "Cordless", "type": "boolean", "value": True}],
-        "manufacturer": "DeWalt", "purchase_date": "2024-05-01", "purchase_price": 99.5,
-        "currency": "EUR", "warranty_expires": "2027-05-01", "notes": "ünïcödé ✓",
-    })
+    client.post(
+        "/api/v1/items",
+        json={
+            "name": "Drill, cordless",
+            "description": 'Says "DeWalt"\non two lines',
+            "quantity": 1.5,
+            "unit": "kg",
+            "location": "Home/Garage/Shelf 3",
+            "tags": ["tools", "Power"],
+            "custom_fields": [
+                {"name": "Volt", "type": "number", "value": 20},
+                {"name": "Cordless", "type": "boolean", "value": True},
+            ],
+            "manufacturer": "DeWalt",
+            "purchase_date": "2024-05-01",
+            "purchase_price": 99.5,
+            "currency": "EUR",
+            "warranty_expires": "2027-05-01",
+            "notes": "ünïcödé ✓",
+        },
+    )
     client.post("/api/v1/items", json={"name": "Old lamp", "archived": True})
     client.post("/api/v1/items", json={"name": "Tent", "location": "Loft"})
 
@@ -71,7 +99,9 @@ def test_reimport_of_unchanged_export_changes_nothing(admin: ApiClient) -> None:
     _seed(admin)
     response = _import(admin, _export(admin))
     assert (response.json["created"], response.json["updated"], response.json["unchanged"]) == (
-        0, 0, 3,
+        0,
+        0,
+        3,
     )
 
 

@@ -63,7 +63,9 @@ def test_create_assigns_a_short_asset_id_and_keeps_every_field(editor: ApiClient
         ("purchase_price", -5),
     ],
 )
-def test_invalid_field_values_are_refused_by_name(editor: ApiClient, field: str, value: Any) -> None:
+def test_invalid_field_values_are_refused_by_name(
+    editor: ApiClient, field: str, value: Any
+) -> None:
     response = editor.post("/api/v1/items", json={"name": "Bad", field: value})
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
@@ -101,7 +103,9 @@ def test_history_records_each_kind_of_change(editor: ApiClient) -> None:
     editor.patch(url, json={"description": "Warm white", "archived": True})
     editor.patch(url, json={"custom_fields": [{"name": "Watt", "type": "number", "value": 8}]})
     history = editor.get(f"{url}/history").json
-    changes = {(entry["field"], str(entry["old_value"]), str(entry["new_value"])) for entry in history}
+    changes = {
+        (entry["field"], str(entry["old_value"]), str(entry["new_value"])) for entry in history
+    }
     assert ("quantity", "1", "3") in changes
     assert ("tags", "['light']", "['desk', 'light']") in changes
     assert ("description", "", "Warm white") in changes
@@ -179,7 +183,9 @@ def test_bulk_move_and_tag_are_all_or_nothing(editor: ApiClient) -> None:
 
 def test_delete_tag_records_history_on_items(editor: ApiClient) -> None:
     item = _create(editor, name="Rope", tags=["camping", "climbing"])
-    tag_id = next(t["id"] for t in editor.get("/api/v1/tags").json["tags"] if t["name"] == "camping")
+    tag_id = next(
+        t["id"] for t in editor.get("/api/v1/tags").json["tags"] if t["name"] == "camping"
+    )
     assert editor.delete(f"/api/v1/tags/{tag_id}").status_code == 204
     assert editor.get(f"/api/v1/items/{item['id']}").json["tags"] == ["climbing"]
     latest = editor.get(f"/api/v1/items/{item['id']}/history").json[0]

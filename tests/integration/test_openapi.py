@@ -16,8 +16,14 @@ EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance]
 
 def test_document_describes_the_api(app: Flask, database: Any) -> None:
     document = app.test_client().get("/api/v1/openapi.json").json
-    for path in ("/api/v1/items", "/api/v1/items/{item_id}", "/api/v1/search",
-                 "/api/v1/locations", "/api/v1/tags", "/api/v1/items/{item_id}/history"):
+    for path in (
+        "/api/v1/items",
+        "/api/v1/items/{item_id}",
+        "/api/v1/search",
+        "/api/v1/locations",
+        "/api/v1/tags",
+        "/api/v1/items/{item_id}/history",
+    ):
         assert path in document["paths"]
     assert document["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
 
@@ -34,8 +40,12 @@ def test_generated_requests_get_documented_answers(app: Flask, admin: ApiClient)
     for result in schema.get_all_operations():
         operation = result.ok()
 
-        @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=operation.as_strategy())
         def check(case: Any) -> None:
             case.call_and_validate(headers=headers, excluded_checks=EXCLUDED_CHECKS)

@@ -20,7 +20,10 @@ def test_external_database_url_comes_from_postgres_variables() -> None:
     settings = Settings.from_env(
         {"POSTGRES_HOST": "postgres", "POSTGRES_PASSWORD": "s3cret", "POSTGRES_DB": "inventory_db"}
     )
-    assert settings.database_url() == "postgresql+psycopg://inventory:s3cret@postgres:5432/inventory_db"
+    assert (
+        settings.database_url()
+        == "postgresql+psycopg://inventory:s3cret@postgres:5432/inventory_db"
+    )
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ POSTGRES_HOST is set: same schema and code path as an external server, no instal
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,10 @@ def start(pgdata: Path, database: str) -> str:
 
     The server stops when the last process that attached to it exits.
     """
-    import pgserver
+    from pgserver.postgres_server import get_server
 
     pgdata.mkdir(parents=True, exist_ok=True)
-    server: Any = pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
     _create_database(_url(info, "postgres"), database)
     log.info("embedded PostgreSQL running in %s", pgdata)
@@ -47,9 +48,8 @@ def _create_database(url: URL, database: str) -> None:
             )
             if not exists:
                 quoted = conn.dialect.identifier_preparer.quote(database)
-                try:
+                # Another process may create it in the meantime: that is fine too.
+                with suppress(IntegrityError, ProgrammingError):
                     conn.execute(text(f"CREATE DATABASE {quoted}"))
-                except (IntegrityError, ProgrammingError):
-                    pass  # another process created it in the meantime
     finally:
         engine.dispose()

@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from inventory.db.models import ApiToken, LoginThrottle, Role, User, UserSession
 from inventory.services.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 
 SESSION_LIFETIME = timedelta(days=14)
-TOKEN_PREFIX = "inv_"
+TOKEN_PREFIX = "inv_"  # noqa: S105 - a public marker that makes tokens recognisable
 MIN_PASSWORD_LENGTH = 10
 USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # Throttling: after FREE_FAILURES, each further failure doubles the wait, up to MAX_BLOCK;
@@ -81,9 +81,7 @@ def list_users(*, session: Session) -> list[User]:
 
 def create_user(*, session: Session, username: str, password: str, role: Role) -> User:
     if not USERNAME_PATTERN.match(username):
-        raise InvalidInput.field(
-            "username", "use 1-64 letters, digits and the characters _ . @ -"
-        )
+        raise InvalidInput.field("username", "use 1-64 letters, digits and the characters _ . @ -")
     _check_password(password)
     if find_user(session=session, username=username) is not None:
         raise Conflict(f"user {username!r} already exists", errors={"username": ["taken"]})
@@ -91,6 +89,19 @@ def create_user(*, session: Session, username: str, password: str, role: Role) -
     session.add(user)
     session.commit()
     return user
+
+
+def has_users(*, session: Session) -> bool:
+    return session.scalar(select(func.count()).select_from(User)) != 0
+
+
+def create_first_admin(*, session: Session, username: str, password: str) -> User:
+    """The first-run account. Refused once any user exists, even if two people race."""
+    session.execute(text("LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE"))
+    if has_users(session=session):
+        session.rollback()
+        raise Conflict("this installation already has users; sign in instead")
+    return create_user(session=session, username=username, password=password, role=Role.admin)
 
 
 def update_user(
@@ -169,13 +180,17 @@ def sign_in(*, session: Session, username: str, password: str, address: str) -> 
     valid = _verify(user.password_hash if user else _DUMMY_HASH, password)
     if user is None or not valid or not user.active:
         _record_failure(session, keys)
-        raise InvalidInput("wrong username or password", errors={"password": ["wrong username or password"]})
+        raise InvalidInput(
+            "wrong username or password", errors={"password": ["wrong username or password"]}
+        )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
     token = secrets.token_urlsafe(32)
     session.add(
-        UserSession(user_id=user.id, token_hash=_digest(token), expires_at=_now() + SESSION_LIFETIME)
+        UserSession(
+            user_id=user.id, token_hash=_digest(token), expires_at=_now() + SESSION_LIFETIME
+        )
     )
     session.commit()
     return SignIn(user=user, session_token=token)
@@ -263,8 +278,9 @@ def list_tokens(*, session: Session, user: User) -> list[ApiToken]:
     )
 
 
-def revoke_token(*, session: Session, user: User | None, token_id: int | None = None,
-                 secret: str | None = None) -> ApiToken:
+def revoke_token(
+    *, session: Session, user: User | None, token_id: int | None = None, secret: str | None = None
+) -> ApiToken:
     """Revoke by id (a user's own, or any for `user=None`) or by the token string itself."""
     query = select(ApiToken)
     if secret is not None:

@@ -173,7 +173,9 @@ def import_csv(
         session.rollback()
         return report
     session.execute(
-        text("SELECT setval('item_asset_seq', GREATEST(:n, (SELECT last_value FROM item_asset_seq)))"),
+        text(
+            "SELECT setval('item_asset_seq', GREATEST(:n, (SELECT last_value FROM item_asset_seq)))"
+        ),
         {"n": max(highest, 1)},
     )
     session.commit()
@@ -213,7 +215,9 @@ def _import_row(
 ) -> RowResult:
     data = ItemImportSchema().load(fields)
     asset_id = data.pop("asset_id", None)
-    existing = item_service.find_by_asset_id(session=session, asset_id=asset_id) if asset_id else None
+    existing = (
+        item_service.find_by_asset_id(session=session, asset_id=asset_id) if asset_id else None
+    )
     if existing is None:
         if "name" not in data:
             raise ValidationError({"name": ["Missing data for required field."]})
@@ -236,6 +240,7 @@ def _row_errors(line: int, messages: Any) -> list[RowError]:
     errors = []
     for name, value in messages.items():
         text_value = "; ".join(map(str, value)) if isinstance(value, list) else json.dumps(value)
-        errors.append(RowError(line=line, field=None if name == "_schema" else name,
-                               message=text_value))
+        errors.append(
+            RowError(line=line, field=None if name == "_schema" else name, message=text_value)
+        )
     return errors

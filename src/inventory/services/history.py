@@ -79,14 +79,19 @@ def record(
 
 
 def record_changes(
-    session: Session, *, item_id: int, actor: User | None, before: dict[str, Any],
-    after: dict[str, Any]
+    session: Session,
+    *,
+    item_id: int,
+    actor: User | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
 ) -> int:
     """Record each field that differs; returns how many did."""
     changed = [name for name in after if before.get(name) != after[name]]
     for name in changed:
-        record(session, item_id=item_id, actor=actor, field=name, old=before.get(name),
-               new=after[name])
+        record(
+            session, item_id=item_id, actor=actor, field=name, old=before.get(name), new=after[name]
+        )
     return len(changed)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from inventory.db.models import Item, Location, User
 from inventory.services import history, indexing
 from inventory.services.errors import Conflict, InvalidInput, NotFound
 from inventory.services.tree import PATH_SEPARATOR, LocationTree, subtree_ids
+
 
 def get_location(*, session: Session, location_id: int) -> Location:
     location = session.get(Location, location_id)
@@ -24,11 +26,11 @@ def list_locations(*, session: Session) -> list[Location]:
 def item_counts(*, session: Session) -> dict[int, int]:
     """Items directly in each location (not counting sub-locations)."""
     rows = session.execute(
-        select(Item.location_id, func.count()).where(Item.location_id.is_not(None)).group_by(
-            Item.location_id
-        )
+        select(Item.location_id, func.count())
+        .where(Item.location_id.is_not(None))
+        .group_by(Item.location_id)
     )
-    return {location_id: count for location_id, count in rows}
+    return {location_id: count for location_id, count in rows if location_id is not None}
 
 
 def _clean_name(name: str) -> str:
@@ -36,7 +38,9 @@ def _clean_name(name: str) -> str:
     if not name:
         raise InvalidInput.field("name", "must not be empty")
     if PATH_SEPARATOR in name:
-        raise InvalidInput.field("name", f"must not contain {PATH_SEPARATOR!r} (it separates levels)")
+        raise InvalidInput.field(
+            "name", f"must not contain {PATH_SEPARATOR!r} (it separates levels)"
+        )
     return name
 
 
@@ -49,7 +53,9 @@ def _sibling(session: Session, parent_id: int | None, name: str) -> Location | N
     )
 
 
-def _refuse_duplicate(session: Session, parent_id: int | None, name: str, own_id: int | None) -> None:
+def _refuse_duplicate(
+    session: Session, parent_id: int | None, name: str, own_id: int | None
+) -> None:
     twin = _sibling(session, parent_id, name)
     if twin is not None and twin.id != own_id:
         raise Conflict(
@@ -77,11 +83,17 @@ def ensure_path(*, session: Session, path: str) -> Location:
         raise InvalidInput.field("location", "must name at least one level, e.g. 'Home/Garage'")
     parent: Location | None = None
     for part in parts:
-        found = _sibling(session, parent.id if parent else None, part)
+        parent_id = parent.id if parent else None
+        found = _sibling(session, parent_id, part)
         if found is None:
-            found = Location(name=part[:200], parent_id=parent.id if parent else None)
-            session.add(found)
-            session.flush()
+            # Two requests may create the same level at once: the loser simply finds it.
+            session.execute(
+                insert(Location)
+                .values(name=part[:200], parent_id=parent_id)
+                .on_conflict_do_nothing()
+            )
+            found = _sibling(session, parent_id, part)
+        assert found is not None
         parent = found
     assert parent is not None
     return parent

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from inventory.db.models import Item, Tag, User, item_tags
@@ -13,21 +14,26 @@ from inventory.services.errors import Conflict, InvalidInput, NotFound
 
 
 def resolve(session: Session, names: Iterable[str]) -> list[Tag]:
-    """The tags with these names, new ones added to the session; duplicates collapse."""
+    """The tags with these names, created when missing; duplicates collapse."""
     wanted: dict[str, str] = {}
     for name in names:
         wanted.setdefault(name.lower(), name)
     if not wanted:
         return []
-    existing = {
-        tag.name.lower(): tag
-        for tag in session.scalars(select(Tag).where(func.lower(Tag.name).in_(wanted)))
-    }
-    for key, name in wanted.items():
-        if key not in existing:
-            existing[key] = Tag(name=name)
-            session.add(existing[key])
-    return [existing[key] for key in wanted]
+    known = _by_key(session, wanted)
+    missing = [name for key, name in wanted.items() if key not in known]
+    if missing:
+        # Two requests may add the same new tag at once: the loser simply finds it.
+        session.execute(
+            insert(Tag).values([{"name": name} for name in missing]).on_conflict_do_nothing()
+        )
+        known = _by_key(session, wanted)
+    return [known[key] for key in wanted]
+
+
+def _by_key(session: Session, wanted: Iterable[str]) -> dict[str, Tag]:
+    query = select(Tag).where(func.lower(Tag.name).in_(list(wanted)))
+    return {tag.name.lower(): tag for tag in session.scalars(query)}
 
 
 def list_tags(*, session: Session) -> list[tuple[Tag, int]]:
@@ -82,8 +88,14 @@ def delete_tag(*, session: Session, tag_id: int, actor: User | None) -> None:
     item_ids = _tagged(session, tag.id)
     for item in session.scalars(select(Item).where(Item.id.in_(item_ids))):
         old = sorted(t.name for t in item.tags)
-        history.record(session, item_id=item.id, actor=actor, field="tags", old=old,
-                       new=[name for name in old if name != tag.name])
+        history.record(
+            session,
+            item_id=item.id,
+            actor=actor,
+            field="tags",
+            old=old,
+            new=[name for name in old if name != tag.name],
+        )
     session.delete(tag)
     session.flush()
     indexing.refresh_items(session, item_ids=item_ids)
@@ -92,4 +104,3 @@ def delete_tag(*, session: Session, tag_id: int, actor: User | None) -> None:
 
 def _tagged(session: Session, tag_id: int) -> list[int]:
     return list(session.scalars(select(item_tags.c.item_id).where(item_tags.c.tag_id == tag_id)))
-

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from inventory.services.errors import DomainError, TooManyAttempts
@@ -20,11 +20,20 @@ PROBLEM = "application/problem+json"
 
 
 def problem(
-    status: int, title: str, detail: str = "", errors: dict[str, Any] | None = None,
-    headers: dict[str, str] | None = None, extra: dict[str, Any] | None = None
+    status: int,
+    title: str,
+    detail: str = "",
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Response:
     """A problem response; `extra` adds extension members (RFC 9457 §3.2)."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, **(extra or {})}
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        **(extra or {}),
+    }
     if detail:
         body["detail"] = detail
     if errors:
@@ -88,8 +97,18 @@ def handle_csrf_error(error: CSRFError) -> Response:
 
 def handle_database_unavailable(error: DBAPIError) -> Response:
     log.warning("database unavailable: %s", type(error.orig).__name__)
-    return problem(503, "Service Unavailable", "the database is not reachable; try again shortly",
-                   headers={"Retry-After": "5"})
+    return problem(
+        503,
+        "Service Unavailable",
+        "the database is not reachable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A constraint caught what the services' checks missed, e.g. two requests racing."""
+    log.warning("integrity error: %s", type(error.orig).__name__)
+    return problem(409, "Conflict", "the change conflicts with another one; reload and retry")
 
 
 def handle_unexpected(error: Exception) -> Response:
@@ -102,4 +121,5 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,174 @@
+"""The `inventory` command as a person runs it: a real process, the real database."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inventory.settings import Settings
+
+
+def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inventory", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def cli_env(settings: Settings, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The test server's data directory with a database of this test's own."""
+    name = "cli_" + request.node.name.lower().replace("[", "_").replace("]", "")[:40]
+    return {
+        **os.environ,
+        "INVENTORY_DATA_DIR": str(settings.data_dir),
+        "POSTGRES_DB": name,
+        "SECRET_KEY": "cli-test-secret-" + "y" * 40,
+    }
+
+
+def test_placeholder_secret_stops_production_start(cli_env: dict[str, str]) -> None:
+    env = {
+        **cli_env,
+        "FLASK_ENV": "production",
+        "SECRET_KEY": "inventory_docker_secret_key_change_in_production",
+    }
+    result = _run(env, "serve")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: SECRET_KEY: still the placeholder")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_setting_names_the_variable(cli_env: dict[str, str]) -> None:
+    result = _run({**cli_env, "POSTGRES_PORT": "http"}, "db", "upgrade")
+    assert result.returncode == 2
+    assert "POSTGRES_PORT" in result.stderr
+
+
+def test_two_processes_migrating_at_once_both_succeed(cli_env: dict[str, str]) -> None:
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda _: _run(cli_env, "db", "upgrade"), range(2)))
+    assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
+    assert all(r.stdout.startswith("schema at ") for r in results)
+    heads = {r.stdout.split()[2] for r in results}
+    assert len(heads) == 1
+
+
+def test_users_tokens_import_export(cli_env: dict[str, str], tmp_path: Path) -> None:
+    created = _run(
+        cli_env,
+        "user",
+        "create",
+        "--username",
+        "ann",
+        "--role",
+        "editor",
+        "--password-stdin",
+        stdin="a long secret password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "a long secret password" not in created.stdout + created.stderr
+    duplicate = _run(
+        cli_env,
+        "user",
+        "create",
+        "--username",
+        "ANN",
+        "--role",
+        "viewer",
+        "--password-stdin",
+        stdin="another long password\n",
+    )
+    assert duplicate.returncode == 2
+    assert "already exists" in duplicate.stderr
+    assert "ann\teditor" in _run(cli_env, "user", "list").stdout
+
+    token = _run(cli_env, "token", "create", "--username", "ann").stdout.strip()
+    assert token.startswith("inv_")
+    revoked = _run(cli_env, "token", "revoke", token)
+    assert revoked.returncode == 0
+    assert "ann" in revoked.stdout
+
+    source = tmp_path / "in.csv"
+    source.write_text("name,location,tags\nTent,Home/Loft,camping\nStove,Home/Loft,camping\n")
+    dry = _run(cli_env, "import", str(source), "--dry-run")
+    assert dry.returncode == 0
+    assert "dry run: 2 to create" in dry.stdout
+    done = _run(cli_env, "import", str(source))
+    assert "2 created" in done.stdout
+    assert "Importing" in done.stderr  # the progress bar
+
+    output = tmp_path / "out.csv"
+    assert _run(cli_env, "export", "--output", str(output)).returncode == 0
+    lines = output.read_text().splitlines()
+    assert lines[0].startswith("asset_id,name")
+    assert {line.split(",")[1] for line in lines[1:]} == {"Tent", "Stove"}
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,quantity\nA,1\nB,-1\nC,x\n")
+    failed = _run(cli_env, "import", str(bad))
+    assert failed.returncode == 1
+    assert "line 3: quantity" in failed.stderr
+    assert "line 4: quantity" in failed.stderr
+    assert "nothing imported" in failed.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
+        return json.load(response)
+
+
+def test_serve_answers_health_on_a_fresh_data_directory(tmp_path: Path) -> None:
+    """What a newcomer gets: `inventory serve` with nothing configured but a data folder."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INVENTORY_DATA_DIR": str(tmp_path / "data"),
+        "RELEASE_CANDIDATE": "test-rc",
+        "EMBEDDING_MODEL": str(tmp_path / "no-model"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inventory", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        health = None
+        while time.monotonic() < deadline and health is None:
+            try:
+                health = _get_json(f"http://127.0.0.1:{port}/health")
+            except OSError:
+                time.sleep(0.3)
+        assert health is not None, "server did not answer within 60 s"
+        assert health["status"] == "ok"
+        assert health["database"] == "ok"
+        assert health["release"] == "test-rc"
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert "Traceback" not in output
