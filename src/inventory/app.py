@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from flask import Flask
@@ -10,14 +11,16 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
 from inventory.db.session import Database, open_database
+from inventory.embeddings import Embedder, EmbeddingUnavailable, get_embedder
+from inventory.services import indexing
 from inventory.services.accounts import SESSION_LIFETIME
 from inventory.services.schemas import MAX_ID
 from inventory.settings import Settings
-from inventory.web import api, errors, health
+from inventory.web import api, errors, health, images, views
 from inventory.web.auth import csrf, enforce_access
 from inventory.web.context import close_db
-from inventory.web.views import auth as auth_views
-from inventory.web.views import home
+
+log = logging.getLogger(__name__)
 
 # Pages and API answers alike: no framing, no sniffing, only our own scripts and styles.
 SECURITY_HEADERS = {
@@ -38,13 +41,18 @@ class IdConverter(IntegerConverter):
         super().__init__(url_map, min=1, max=MAX_ID)  # type: ignore[arg-type]
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
-    """Build the app. Starts the embedded database when no POSTGRES_HOST is set."""
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    embedder: Embedder | None = None,
+) -> Flask:
+    """Build the app. Starts the embedded database when no POSTGRES_HOST is set and loads the
+    embedding model (unless one is given); without a model, search answers by keyword."""
     settings = (settings or Settings.from_env()).with_secret_key()
     settings.check()
     database = database or open_database(settings)
 
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="inventory_session",
@@ -60,6 +68,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     )
     app.extensions["inventory.settings"] = settings
     app.extensions["inventory.database"] = database
+    _embeddings(app, settings, database, embedder)
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -72,10 +81,27 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.after_request(_security_headers)
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(home.bp)
+    views.register(app)
+    app.register_blueprint(images.bp, url_prefix="/images")
     api.configure(app, IdConverter)
     return app
+
+
+def _embeddings(
+    app: Flask, settings: Settings, database: Database, embedder: Embedder | None
+) -> None:
+    """Load the model once per process (before Gunicorn forks) and start re-embedding on commit."""
+    if embedder is None:
+        try:
+            embedder = get_embedder(settings)
+        except EmbeddingUnavailable as exc:
+            log.warning("semantic search unavailable, keyword search only: %s", exc)
+            app.extensions["inventory.embedder_error"] = str(exc)
+    app.extensions["inventory.embedder"] = embedder
+    if embedder is not None:
+        queue = indexing.EmbeddingQueue(sessions=database.sessions, embedder=embedder)
+        queue.attach()
+        app.extensions["inventory.embedding_queue"] = queue
 
 
 def _security_headers(response: Response) -> Response:

@@ -176,9 +176,12 @@ def token_revoke(secret: str) -> None:
 def import_command(file: Path, dry_run: bool) -> None:
     """Create or update items from CSV (matched by asset_id); all rows or none."""
     data = file.read_bytes()
-    with _session() as session, click.progressbar(
-        length=max(data.count(b"\n") - 1, 1), label="Importing", file=sys.stderr
-    ) as bar:
+    with (
+        _session() as session,
+        click.progressbar(
+            length=max(data.count(b"\n") - 1, 1), label="Importing", file=sys.stderr
+        ) as bar,
+    ):
         report = csv_transfer.import_csv(
             session=session, data=data, actor=None, dry_run=dry_run, progress=bar.update
         )
@@ -189,9 +192,11 @@ def import_command(file: Path, dry_run: bool) -> None:
         click.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
     counts = ", ".join(
         f"{report.count(action)} {word}"
-        for action, word in (("create", "to create" if dry_run else "created"),
-                             ("update", "to update" if dry_run else "updated"),
-                             ("unchanged", "unchanged"))
+        for action, word in (
+            ("create", "to create" if dry_run else "created"),
+            ("update", "to update" if dry_run else "updated"),
+            ("unchanged", "unchanged"),
+        )
     )
     if report.errors:
         click.echo(f"nothing imported: {len(report.errors)} error(s)", err=True)
@@ -200,8 +205,12 @@ def import_command(file: Path, dry_run: bool) -> None:
 
 
 @main.command("export")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write here instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write here instead of standard output.",
+)
 @_friendly_errors
 def export_command(output: Path | None) -> None:
     """Write every item as CSV."""
@@ -217,3 +226,130 @@ def export_command(output: Path | None) -> None:
                 handle.write(chunk)
         tmp.replace(output)
         click.echo(f"wrote {output}", err=True)
+
+
+@main.group()
+def images() -> None:
+    """Photo files: move them between stores, remove unreferenced ones."""
+
+
+@images.command("migrate")
+@click.option("--to", "target", required=True, type=click.Choice(["filesystem", "database"]))
+@click.option("--keep-source", is_flag=True, help="Copy only; leave the source as it is.")
+@_friendly_errors
+def images_migrate(target: str, keep_source: bool) -> None:
+    """Move every photo file to the other store (resumable), then set IMAGE_STORAGE_METHOD."""
+    from inventory.services import photos
+    from inventory.services.image_store import open_store
+    from inventory.settings import StorageMethod
+
+    settings = _settings()
+    source_method: StorageMethod = "database" if target == "filesystem" else "filesystem"
+    with _session() as session:
+        source = open_store(settings=settings, session=session, method=source_method)
+        destination = open_store(
+            settings=settings,
+            session=session,
+            method="database" if target == "database" else "filesystem",
+        )
+        total = len(photos.referenced_names(session))
+        with click.progressbar(length=max(total, 1), label="Moving images", file=sys.stderr) as bar:
+            report = photos.migrate_images(
+                session=session,
+                source=source,
+                target=destination,
+                keep_source=keep_source,
+                progress=bar.update,
+            )
+    for name in report.missing or []:
+        click.echo(f"missing in {source_method}: {name}", err=True)
+    click.echo(
+        f"{report.copied} copied, {report.already_there} already there, "
+        f"{report.removed_from_source} removed from {source_method}"
+    )
+    if report.missing:
+        click.echo(f"{len(report.missing)} file(s) missing; the source was left as it is", err=True)
+        sys.exit(1)
+    click.echo(f"now set IMAGE_STORAGE_METHOD={target} and restart the app", err=True)
+
+
+@images.command("gc")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.option(
+    "--min-age-minutes",
+    default=60,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Leave younger files alone (uploads in progress).",
+)
+@_friendly_errors
+def images_gc(dry_run: bool, min_age_minutes: int) -> None:
+    """Remove image files and blobs that no photo refers to, in both stores."""
+    from inventory.services import photos
+    from inventory.services.image_store import DatabaseStore, FilesystemStore
+
+    settings = _settings()
+    with _session() as session:
+        stores = (
+            FilesystemStore(settings.images_path, settle_seconds=min_age_minutes * 60),
+            DatabaseStore(session),
+        )
+        for store in stores:
+            removed = photos.collect_garbage(session=session, store=store, dry_run=dry_run)
+            for name in removed:
+                click.echo(f"{store.method}: {name}", err=True)
+            verb = "would remove" if dry_run else "removed"
+            click.echo(f"{store.method}: {verb} {len(removed)} unreferenced file(s)")
+
+
+@main.group("search")
+def search_group() -> None:
+    """The semantic search index."""
+
+
+@search_group.command("reindex")
+@click.option("--all", "everything", is_flag=True, help="Redo every item, not only what is due.")
+@click.option("--batch-size", default=256, show_default=True, type=click.IntRange(1, 10_000))
+@_friendly_errors
+def search_reindex(everything: bool, batch_size: int) -> None:
+    """Embed items whose vectors are missing, stale or from another model (resumable)."""
+    import os
+
+    from inventory.embeddings import EmbeddingUnavailable, get_embedder
+    from inventory.services import indexing
+
+    try:
+        embedder = get_embedder(_settings(), threads=os.cpu_count() or 1)
+    except EmbeddingUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    with _session() as session:
+        ids = indexing.reindex_plan(session=session, embedder=embedder, everything=everything)
+        with click.progressbar(length=len(ids), label="Embedding", file=sys.stderr) as bar:
+            done = indexing.reindex(
+                session=session,
+                embedder=embedder,
+                item_ids=ids,
+                batch_size=batch_size,
+                progress=bar.update,
+            )
+    click.echo(f"embedded {done} item(s) with {embedder.model}")
+
+
+@main.group("model")
+def model_group() -> None:
+    """Embedding models."""
+
+
+@model_group.command("export-onnx")
+@click.argument("model")
+@_friendly_errors
+def model_export_onnx(model: str) -> None:
+    """Convert a sentence-transformers MODEL (name or path) to ONNX in the model cache."""
+    from inventory.embeddings import EmbeddingUnavailable
+    from inventory.embeddings.export import export_onnx
+
+    try:
+        target = export_onnx(_settings(), model)
+    except EmbeddingUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"exported to {target}; use it with EMBEDDING_MODEL={model}")

@@ -87,7 +87,8 @@ def test_public_endpoints_answer_anonymously(app: Flask, database: Any) -> None:
     assert client.get("/health").json["database"] == "ok"
     assert client.get("/api/v1/openapi.json").json["openapi"].startswith("3.")
     assert client.get("/api/v1/docs").status_code == 200
-    assert client.get("/login").status_code == 200
+    assert client.get("/login").location == "/setup"  # a new installation: no users yet
+    assert client.get("/setup").status_code == 200
 
 
 def test_pages_redirect_to_login_when_signed_out(app: Flask, database: Any) -> None:

@@ -7,9 +7,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -196,7 +198,8 @@ class Item(Base):
         passive_deletes=True,
     )
 
-    __mapper_args__ = {"version_id_col": version}
+    # Optimistic locking: a concurrent write to the same row fails instead of being lost.
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 - read once by the mapper
     __table_args__ = (
         Index("ix_items_search_vector", search_vector, postgresql_using="gin"),
         Index("ix_items_created_at", "created_at"),
@@ -250,3 +253,46 @@ class ImageBlob(Base):
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = _now_column()
+
+
+class ItemEmbedding(Base):
+    """An item's meaning as a vector (semantic search), made from its embedding text.
+
+    `text_hash` tells whether the text changed since; `stale` marks rows waiting to be redone
+    (a location above the item was renamed or moved); `model` is the model that made it.
+    """
+
+    __tablename__ = "item_embeddings"
+
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    # The column's size follows the model; `inventory search reindex` changes it with the model.
+    embedding: Mapped[Any] = mapped_column(Vector(384))
+    model: Mapped[str] = mapped_column(String(500))
+    text_hash: Mapped[str] = mapped_column(String(64))
+    stale: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (
+        Index(
+            "ix_item_embeddings_hnsw",
+            embedding,
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+        Index("ix_item_embeddings_stale", item_id, postgresql_where=text("stale")),
+    )
+
+
+class EmbeddingIndex(Base):
+    """The single row naming the model and dimension the stored vectors were made with."""
+
+    __tablename__ = "embedding_index"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, server_default=text("1"))
+    model: Mapped[str] = mapped_column(String(500))
+    dimension: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = _now_column()
+
+    __table_args__ = (CheckConstraint("id = 1", name="ck_embedding_index_single_row"),)

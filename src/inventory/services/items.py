@@ -6,11 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Select, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, func, literal_column, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from inventory.db.models import Item, Location, Tag, User, asset_id_sequence
+from inventory.embeddings import Embedder
 from inventory.services import history, indexing, locations, tags
 from inventory.services.errors import Conflict, DomainError, InvalidInput, NotFound
 from inventory.services.tree import LocationTree, subtree_ids
@@ -24,7 +25,7 @@ SORT_COLUMNS = {
     "updated_at": Item.updated_at,
     "warranty_expires": Item.warranty_expires,
 }
-ENGLISH = literal_column("'english'::regconfig")
+ENGLISH: ColumnElement[str] = literal_column("'english'::regconfig")
 ArchivedFilter = Literal["false", "true", "all"]
 # Plain columns that are copied from validated input as they are.
 _SIMPLE_FIELDS = (
@@ -92,10 +93,16 @@ def _apply(session: Session, item: Item, data: Mapping[str, Any]) -> None:
 
 
 def create_item(
-    *, session: Session, data: Mapping[str, Any], actor: User | None, asset_id: str | None = None,
-    commit: bool = True
+    *,
+    session: Session,
+    data: Mapping[str, Any],
+    actor: User | None,
+    asset_id: str | None = None,
+    commit: bool = True,
+    embedder: Embedder | None = None,
 ) -> Item:
-    """Create an item from validated fields; `asset_id` is assigned unless given (import)."""
+    """Create an item from validated fields; `asset_id` is assigned unless given (import).
+    With `embedder` its meaning vector is made now, else by the embedding queue."""
     item = Item(created_by_id=actor.id if actor else None, quantity=1, custom_fields=[])
     _apply(session, item, data)
     if asset_id is None:
@@ -105,7 +112,7 @@ def create_item(
     item.asset_id = asset_id
     session.add(item)
     session.flush()
-    indexing.refresh_items(session, item_ids=[item.id])
+    indexing.refresh_items(session, item_ids=[item.id], embedder=embedder)
     history.record(
         session,
         item_id=item.id,
@@ -137,6 +144,7 @@ def update_item(
     expected_version: int | None = None,
     stale: type[DomainError] = Conflict,
     commit: bool = True,
+    embedder: Embedder | None = None,
 ) -> Item:
     """Apply a partial update. A stale `expected_version` raises `stale` (409 or 412)."""
     item = get_item(session=session, item_id=item_id)
@@ -156,7 +164,7 @@ def update_item(
     if changed:
         item.updated_at = func.now()
         _flush_checked(session, item_id)
-        indexing.refresh_items(session, item_ids=[item.id])
+        indexing.refresh_items(session, item_ids=[item.id], embedder=embedder)
     if commit:
         session.commit()
     return item
@@ -175,7 +183,9 @@ def adjust_quantity(*, session: Session, item_id: int, delta: Any, actor: User |
     item = get_item(session=session, item_id=item_id)
     new = item.quantity + delta
     if new < 0:
-        raise InvalidInput.field("delta", f"would make the quantity negative (it is {item.quantity})")
+        raise InvalidInput.field(
+            "delta", f"would make the quantity negative (it is {item.quantity})"
+        )
     return update_item(session=session, item_id=item_id, data={"quantity": new}, actor=actor)
 
 
@@ -199,8 +209,13 @@ def bulk_move(
     items = _items_or_fail(session, item_ids)
     _, location_id = _resolve_location(session, data)
     for item in items:
-        update_item(session=session, item_id=item.id, data={"location_id": location_id},
-                    actor=actor, commit=False)
+        update_item(
+            session=session,
+            item_id=item.id,
+            data={"location_id": location_id},
+            actor=actor,
+            commit=False,
+        )
     session.commit()
     return items
 
@@ -218,8 +233,13 @@ def bulk_tag(
     removing = {name.lower() for name in remove}
     for item in items:
         names = [tag.name for tag in item.tags if tag.name.lower() not in removing]
-        update_item(session=session, item_id=item.id, data={"tags": [*names, *add]},
-                    actor=actor, commit=False)
+        update_item(
+            session=session,
+            item_id=item.id,
+            data={"tags": [*names, *add]},
+            actor=actor,
+            commit=False,
+        )
     session.commit()
     return items
 
@@ -236,9 +256,7 @@ class ItemFilter:
         if self.location_id is not None:
             query = query.where(Item.location_id.in_(select(subtree_ids(self.location_id))))
         if self.tag:
-            query = query.where(
-                Item.tags.any(func.lower(Tag.name) == self.tag.lower())
-            )
+            query = query.where(Item.tags.any(func.lower(Tag.name) == self.tag.lower()))
         if self.archived != "all":
             query = query.where(Item.archived.is_(self.archived == "true"))
         if self.text:

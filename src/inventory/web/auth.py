@@ -38,6 +38,11 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+def answers_without_redirect() -> bool:
+    """API calls and image fetches get 401, never the sign-in page (an <img> can't follow)."""
+    return is_api_request() or request.path.startswith("/images/")
+
+
 def load_principal() -> None:
     """Bearer token first (API clients), else the browser session cookie."""
     header = request.headers.get("Authorization", "")
@@ -79,7 +84,7 @@ def enforce_access() -> Response | None:
     load_principal()
     found = principal()
     if found is None:
-        if is_api_request():
+        if answers_without_redirect():
             raise Unauthorized("sign in or send Authorization: Bearer <token>")
         return redirect(url_for("auth.login", next=safe_next(request.full_path)))
     role = _view_attribute("required_role")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from inventory.db.models import User
 from inventory.db.session import Database
+from inventory.embeddings import Embedder
 from inventory.services.tree import LocationTree
 from inventory.settings import Settings
 
@@ -61,3 +62,9 @@ def location_tree() -> LocationTree:
         g.location_tree = LocationTree.load(db())
     tree: LocationTree = g.location_tree
     return tree
+
+
+def embedder() -> Embedder | None:
+    """The process's embedding model, or None when it could not be loaded."""
+    value: Embedder | None = current_app.extensions.get("inventory.embedder")
+    return value

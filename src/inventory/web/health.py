@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
@@ -19,7 +19,8 @@ bp = Blueprint("health", __name__)
 @bp.get("/health")
 @public
 def health() -> tuple[Response, int]:
-    """200 when the database answers and the schema is current; 503 naming what is not."""
+    """200 when the database answers and the schema is current; 503 naming what is not.
+    `embeddings` says whether the model for semantic search is loaded."""
     report: dict[str, Any] = {"status": "ok", "release": settings().release}
     try:
         with database().engine.connect() as conn:
@@ -28,6 +29,9 @@ def health() -> tuple[Response, int]:
         report["migrations"] = "ok" if migrate.is_current(database().engine) else "pending"
     except SQLAlchemyError:
         report["database"] = "unavailable"
+    # Search still answers by keyword without the model: reported, but not a failure.
+    loaded = current_app.extensions.get("inventory.embedder") is not None
+    report["embeddings"] = "ok" if loaded else "unavailable"
     if report["database"] != "ok" or report.get("migrations") != "ok":
         report["status"] = "unavailable"
     return jsonify(report), 200 if report["status"] == "ok" else 503

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from inventory import __version__
 from inventory.services.schemas import MAX_ID
-from inventory.web.api import accounts, items, locations, search, tags, transfer
+from inventory.web.api import accounts, items, locations, photos, search, tags, transfer
 from inventory.web.api.schemas import ProblemSchema
 from inventory.web.auth import csrf, public
 from inventory.web.errors import PROBLEM, handle_http_exception
@@ -53,15 +53,16 @@ def configure(app: Flask, id_converter: type) -> None:
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
             "security": [{"bearerAuth": []}],
-            "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         },
     )
     api.init_app(app)
-    api.register_converter(id_converter, lambda _: {"type": "integer", "minimum": 1, "maximum": MAX_ID})
+    api.register_converter(
+        id_converter, lambda _: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+    )
     for module, path in (
         (items, "/items"),
+        (photos, "/items"),
         (locations, "/locations"),
         (tags, "/tags"),
         (search, "/search"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import g, request
 from flask_smorest import Blueprint
 
 from inventory.db.models import Item, ItemHistory, Role
-from inventory.services import history
+from inventory.services import history, similar
 from inventory.services import items as service
 from inventory.services.errors import Conflict, InvalidInput, PreconditionFailed
 from inventory.web.api.schemas import (
@@ -16,13 +16,17 @@ from inventory.web.api.schemas import (
     BulkResultSchema,
     BulkTagSchema,
     HistorySchema,
+    ItemCreatedSchema,
     ItemCreateSchema,
     ItemListQuery,
     ItemPageSchema,
     ItemSchema,
     ItemUpdateSchema,
     QuantityChangeSchema,
+    SearchResultsSchema,
+    SimilarQuery,
 )
+from inventory.web.api.search import embedder
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db
 
@@ -53,25 +57,52 @@ def _if_match() -> int | None:
 @blp.response(200, ItemPageSchema)
 @requires(Role.viewer)
 def list_items(
-    page: int, per_page: int, sort: str, order: str, archived: str, location_id: int | None = None,
-    tag: str | None = None, q: str | None = None
+    page: int,
+    per_page: int,
+    sort: str,
+    order: str,
+    archived: str,
+    location_id: int | None = None,
+    tag: str | None = None,
+    q: str | None = None,
 ) -> service.ItemPage:
     """List items, with paging, sorting and filters (a location includes everything under it)."""
     filters = service.ItemFilter(location_id=location_id, tag=tag, archived=archived, text=q)  # type: ignore[arg-type]
     return service.list_items(
-        session=db(), filters=filters, sort=sort, descending=order == "desc", page=page,
-        per_page=per_page
+        session=db(),
+        filters=filters,
+        sort=sort,
+        descending=order == "desc",
+        page=page,
+        per_page=per_page,
     )
 
 
 @blp.route("", methods=["POST"])
 @blp.arguments(ItemCreateSchema)
-@blp.response(201, ItemSchema)
+@blp.response(201, ItemCreatedSchema)
 @requires(Role.editor)
 def create_item(data: dict[str, Any]) -> tuple[Item, int, dict[str, str]]:
-    """Create an item; `location` may be a path like "Home/Garage/Workbench"."""
-    item = service.create_item(session=db(), data=data, actor=current_user())
+    """Create an item; `location` may be a path like "Home/Garage/Workbench".
+    `possible_duplicates` lists existing items that look like the same thing."""
+    item = service.create_item(session=db(), data=data, actor=current_user(), embedder=embedder())
+    g.possible_duplicates = {
+        item.id: similar.possible_duplicates(session=db(), item_id=item.id, embedder=embedder())
+    }
     return _with_etag(item, 201)
+
+
+@blp.route("/<id:item_id>/similar", methods=["GET"])
+@blp.arguments(SimilarQuery, location="query")
+@blp.response(200, SearchResultsSchema)
+@blp.alt_response(503, description="The embedding model is not loaded")
+@requires(Role.viewer)
+def similar_items(query: dict[str, Any], item_id: int) -> dict[str, Any]:
+    """Other items closest in meaning to this one; `score` is the cosine similarity."""
+    hits = similar.similar_items(
+        session=db(), item_id=item_id, embedder=embedder(), limit=query["limit"]
+    )
+    return {"results": hits, "mode": "vector", "notices": []}
 
 
 @blp.route("/<id:item_id>", methods=["GET"])
@@ -99,6 +130,7 @@ def update_item(data: dict[str, Any], item_id: int) -> tuple[Item, int, dict[str
         actor=current_user(),
         expected_version=header_version if header_version is not None else body_version,
         stale=PreconditionFailed if header_version is not None else Conflict,
+        embedder=embedder(),
     )
     return _with_etag(item)
 
@@ -148,8 +180,10 @@ def bulk_tag(data: dict[str, Any]) -> dict[str, list[Item]]:
     if not data["add"] and not data["remove"]:
         raise InvalidInput.field("add", "give tags to add or to remove")
     items = service.bulk_tag(
-        session=db(), item_ids=data["item_ids"], add=data["add"], remove=data["remove"],
-        actor=current_user()
+        session=db(),
+        item_ids=data["item_ids"],
+        add=data["add"],
+        remove=data["remove"],
+        actor=current_user(),
     )
     return {"items": items}
-

@@ -10,7 +10,14 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from inventory.db.models import Item, Location, Photo, Role
 from inventory.services import locations
 from inventory.services.items import SORT_COLUMNS
-from inventory.services.schemas import CustomFieldSchema, Id, ItemFieldsSchema, Text, tag_field
+from inventory.services.schemas import (
+    Amount,
+    CustomFieldSchema,
+    Id,
+    ItemFieldsSchema,
+    Text,
+    tag_field,
+)
 from inventory.web.context import db, location_tree
 
 
@@ -85,6 +92,31 @@ class ItemCreateSchema(ItemFieldsSchema):
     pass
 
 
+class DuplicateSchema(Schema):
+    id = fields.Integer(attribute="item.id")
+    asset_id = fields.String(attribute="item.asset_id")
+    name = fields.String(attribute="item.name")
+    location_path = fields.String()
+    similarity = fields.Float(attribute="score")
+
+
+class ItemCreatedSchema(ItemSchema):
+    possible_duplicates = fields.Method(
+        "_possible_duplicates",
+        metadata={
+            "type": "array",
+            "items": {"type": "object"},
+            "description": "Existing items that look like the same thing (the item is created "
+            "anyway; offer to merge).",
+        },
+    )
+
+    def _possible_duplicates(self, item: Item) -> list[dict[str, Any]]:
+        found = g.get("possible_duplicates", {}).get(item.id, [])
+        dumped: list[dict[str, Any]] = DuplicateSchema(many=True).dump(found)
+        return dumped
+
+
 class ItemUpdateSchema(ItemFieldsSchema):
     version = fields.Integer(
         strict=True,
@@ -98,9 +130,13 @@ class ItemListQuery(StrictSchema):
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     sort = fields.String(load_default="name", validate=validate.OneOf(list(SORT_COLUMNS)))
     order = fields.String(load_default="asc", validate=validate.OneOf(["asc", "desc"]))
-    location_id = Id(metadata={"description": "Only items in this location or beneath it."})
+    location_id = Id(
+        strict=False, metadata={"description": "Only items in this location or beneath it."}
+    )
     tag = Text(max_length=64)
-    archived = fields.String(load_default="false", validate=validate.OneOf(["false", "true", "all"]))
+    archived = fields.String(
+        load_default="false", validate=validate.OneOf(["false", "true", "all"])
+    )
     q = Text(max_length=500, metadata={"description": "Words to look for."})
 
 
@@ -123,13 +159,7 @@ class HistorySchema(Schema):
 
 
 class QuantityChangeSchema(StrictSchema):
-    delta = fields.Decimal(
-        required=True,
-        places=3,
-        allow_nan=False,
-        validate=validate.Range(min=-(10**11), max=10**11),
-        metadata={"type": "number"},
-    )
+    delta = Amount(places=3, low=-(10**11), high=10**11, required=True)
 
 
 class BulkMoveSchema(StrictSchema):
@@ -191,7 +221,9 @@ class LocationCreateSchema(StrictSchema):
 class LocationUpdateSchema(StrictSchema):
     name = Text(min_length=1, max_length=200)
     description = Text(max_length=2000)
-    parent_id = Id(allow_none=True, metadata={"description": "Move under this location (null: top level)."})
+    parent_id = Id(
+        allow_none=True, metadata={"description": "Move under this location (null: top level)."}
+    )
 
 
 class LocationDeleteQuery(StrictSchema):
@@ -218,9 +250,11 @@ class TagWriteSchema(StrictSchema):
 class SearchQuery(StrictSchema):
     q = Text(required=True, min_length=1, max_length=500)
     limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
-    location_id = Id()
+    location_id = Id(strict=False)
     tag = Text(max_length=64)
-    archived = fields.String(load_default="false", validate=validate.OneOf(["false", "true", "all"]))
+    archived = fields.String(
+        load_default="false", validate=validate.OneOf(["false", "true", "all"])
+    )
 
 
 class SearchHitSchema(Schema):
@@ -230,9 +264,15 @@ class SearchHitSchema(Schema):
     reason = fields.String()
 
 
+class SimilarQuery(StrictSchema):
+    limit = fields.Integer(load_default=10, validate=validate.Range(min=1, max=100))
+
+
 class SearchResultsSchema(Schema):
     results = fields.List(fields.Nested(SearchHitSchema))
-    mode = fields.String(metadata={"description": "hybrid, or keyword when embeddings are unavailable"})
+    mode = fields.String(
+        metadata={"description": "hybrid, or keyword when embeddings are unavailable"}
+    )
     notices = fields.List(fields.String())
 
 
@@ -277,8 +317,14 @@ class TokenSchema(Schema):
     revoked_at = fields.DateTime(allow_none=True)
 
 
-class NewTokenSchema(TokenSchema):
-    token = fields.String(metadata={"description": "Shown only once; store it now."})
+class NewTokenSchema(Schema):
+    """A just-created token (services.accounts.NewToken): the secret appears only here."""
+
+    id = fields.Integer(attribute="token.id")
+    name = fields.String(attribute="token.name")
+    prefix = fields.String(attribute="token.prefix")
+    created_at = fields.DateTime(attribute="token.created_at")
+    token = fields.String(attribute="secret", metadata={"description": "Store it now."})
 
 
 class TokenListSchema(Schema):
@@ -327,3 +373,7 @@ class ImportReportSchema(Schema):
 
     def _unchanged(self, report: Any) -> int:
         return int(report.count("unchanged"))
+
+
+class ImportProblemSchema(ProblemSchema):
+    report = fields.Nested(ImportReportSchema)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from inventory.db.models import Role
+from inventory.embeddings import Embedder
 from inventory.services import search as service
 from inventory.services.items import ItemFilter
 from inventory.web.api.schemas import SearchQuery, SearchResultsSchema
@@ -16,13 +18,22 @@ from inventory.web.context import db
 blp = Blueprint("search", __name__, description='"Where is my …?"')
 
 
+def embedder() -> Embedder | None:
+    """The process's embedding model, or None when it could not be loaded."""
+    value: Embedder | None = current_app.extensions.get("inventory.embedder")
+    return value
+
+
 @blp.route("", methods=["GET"])
 @blp.arguments(SearchQuery, location="query")
 @blp.response(200, SearchResultsSchema)
 @requires(Role.viewer)
 def search(query: dict[str, Any]) -> service.SearchResults:
-    """Best matches first, each with its location path and why it matched."""
+    """Best matches first, each with its location path and why it matched (matched words,
+    "similar meaning" or the place named). `mode` is "keyword" when the model is unavailable."""
     filters = ItemFilter(
         location_id=query.get("location_id"), tag=query.get("tag"), archived=query["archived"]
     )
-    return service.search(session=db(), query=query["q"], limit=query["limit"], filters=filters)
+    return service.search(
+        session=db(), query=query["q"], limit=query["limit"], filters=filters, embedder=embedder()
+    )

@@ -1,0 +1,139 @@
+"""Your account (password, API tokens), users for admins, and CSV import/export."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from werkzeug.wrappers import Response
+
+from inventory.db.models import Role
+from inventory.services import accounts, csv_transfer
+from inventory.services.errors import DomainError
+from inventory.web.auth import requires
+from inventory.web.context import current_user, db, settings
+
+bp = Blueprint("account", __name__)
+
+
+@bp.get("")
+@requires(Role.viewer)
+def index() -> str:
+    tokens = accounts.list_tokens(session=db(), user=current_user())
+    return render_template("account/index.html", tokens=tokens, new_token=None)
+
+
+@bp.post("/password")
+@requires(Role.viewer)
+def change_password() -> Response:
+    new = request.form.get("new_password", "")[:1024]
+    try:
+        if new != request.form.get("confirm", "")[:1024]:
+            flash("the two new passwords differ", "error")
+        else:
+            accounts.change_password(
+                session=db(),
+                user=current_user(),
+                current=request.form.get("current_password", ""),
+                new=new,
+                keep_session_token=session.get("sid"),
+            )
+            flash("password changed; your other sessions were signed out")
+    except DomainError as exc:
+        flash(exc.detail, "error")
+    return redirect(url_for("account.index"))
+
+
+@bp.post("/tokens")
+@requires(Role.viewer)
+def create_token() -> str:
+    new = accounts.create_token(
+        session=db(), user=current_user(), name=request.form.get("name", "")[:100]
+    )
+    tokens = accounts.list_tokens(session=db(), user=current_user())
+    return render_template("account/index.html", tokens=tokens, new_token=new.secret)
+
+
+@bp.post("/tokens/<id:token_id>/revoke")
+@requires(Role.viewer)
+def revoke_token(token_id: int) -> Response:
+    accounts.revoke_token(session=db(), user=current_user(), token_id=token_id)
+    flash("token revoked")
+    return redirect(url_for("account.index"))
+
+
+@bp.get("/users")
+@requires(Role.admin)
+def users() -> str:
+    return render_template(
+        "account/users.html", users=accounts.list_users(session=db()), roles=list(Role)
+    )
+
+
+@bp.post("/users")
+@requires(Role.admin)
+def create_user() -> Response:
+    try:
+        accounts.create_user(
+            session=db(),
+            username=request.form.get("username", "").strip()[:64],
+            password=request.form.get("password", "")[:1024],
+            role=accounts.parse_role(request.form.get("role", "")),
+        )
+        flash("user created")
+    except DomainError as exc:
+        flash(exc.detail, "error")
+    return redirect(url_for("account.users"))
+
+
+@bp.post("/users/<id:user_id>")
+@requires(Role.admin)
+def update_user(user_id: int) -> Response:
+    try:
+        accounts.update_user(
+            session=db(),
+            user_id=user_id,
+            role=accounts.parse_role(request.form.get("role", "")),
+            active=request.form.get("active") == "on",
+        )
+        flash("user updated")
+    except DomainError as exc:
+        flash(exc.detail, "error")
+    return redirect(url_for("account.users"))
+
+
+@bp.get("/import")
+@requires(Role.editor)
+def import_form() -> str:
+    return render_template("account/import.html", report=None)
+
+
+@bp.post("/import")
+@requires(Role.editor)
+def import_csv() -> tuple[str, int]:
+    """Upload → dry-run preview (default) → apply; nothing is applied if a row is bad."""
+    upload = request.files.get("file")
+    limit = settings().max_upload_mb * 1024 * 1024
+    # The preview page sends the previewed text back with "apply": no second upload needed.
+    data = upload.read(limit + 1) if upload else request.form.get("csv_text", "").encode()
+    error = None
+    report = None
+    if not data:
+        error = "choose a CSV file"
+    elif len(data) > limit:
+        error = f"the file is larger than {settings().max_upload_mb} MB"
+    else:
+        try:
+            report = csv_transfer.import_csv(
+                session=db(),
+                data=data,
+                actor=current_user(),
+                dry_run=request.form.get("apply") != "yes",
+            )
+        except DomainError as exc:
+            error = exc.detail
+    status = 422 if error or (report and report.errors) else 200
+    return render_template(
+        "account/import.html",
+        report=report,
+        error=error,
+        csv_text=data.decode("utf-8", "replace") if report else "",
+    ), status

@@ -1,0 +1,222 @@
+"""Server-rendered pages through the test client: forms, roles, errors beside fields.
+(The real-browser journeys live in tests/browser.)"""
+
+import io
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import PASSWORD, ApiClient
+
+
+def _csrf(page: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def _signed_in(app: Flask, username: str) -> FlaskClient:
+    client = app.test_client()
+    token = _csrf(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def _post(client: FlaskClient, path: str, form_page: str, data: dict[str, Any]) -> Any:
+    token = _csrf(client.get(form_page).get_data(as_text=True))
+    return client.post(path, data={**data, "csrf_token": token})
+
+
+def test_every_page_renders_for_an_admin(app: Flask, admin: ApiClient) -> None:
+    admin.post(
+        "/api/v1/items",
+        json={"name": "Drill", "location": "Home/Garage", "warranty_expires": "2099-01-01"},
+    )
+    client = _signed_in(app, "admin-user")
+    for path in (
+        "/",
+        "/items",
+        "/items/1",
+        "/items/new",
+        "/items/1/edit",
+        "/locations",
+        "/account",
+        "/account/users",
+        "/account/import",
+        "/search?q=drill",
+    ):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Drill" in response.get_data(as_text=True) or path in (
+            "/items/new",
+            "/locations",
+            "/account",
+            "/account/users",
+            "/account/import",
+        ), path
+
+
+def test_create_item_form_keeps_input_and_names_bad_fields(app: Flask, editor: ApiClient) -> None:
+    client = _signed_in(app, "editor-user")
+    bad = _post(
+        client,
+        "/items/new",
+        "/items/new",
+        {
+            "name": "Tent",
+            "description": "two person",
+            "quantity": "-2",
+            "currency": "euro",
+            "location": "Home/Loft",
+            "tags": "camping, outdoor",
+            "cf_name": "Weight",
+            "cf_type": "number",
+            "cf_value": "heavy",
+        },
+    )
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert 'id="quantity-error"' in page
+    assert 'id="currency-error"' in page
+    assert "two person" in page
+    assert "camping, outdoor" in page
+    assert "heavy" in page
+    good = _post(
+        client,
+        "/items/new",
+        "/items/new",
+        {
+            "name": "Tent",
+            "quantity": "1",
+            "location": "Home/Loft",
+            "tags": "camping",
+            "cf_name": "Weight",
+            "cf_type": "number",
+            "cf_value": "2.5",
+        },
+    )
+    assert good.status_code == 302
+    item = editor.get("/api/v1/items").json["items"][0]
+    assert item["custom_fields"] == [{"name": "Weight", "type": "number", "value": 2.5}]
+    assert item["location_path"] == "Home › Loft"
+
+
+def test_edit_with_stale_version_is_refused_and_keeps_input(app: Flask, editor: ApiClient) -> None:
+    item = editor.post("/api/v1/items", json={"name": "Ladder"}).json
+    client = _signed_in(app, "editor-user")
+    editor.patch(f"/api/v1/items/{item['id']}", json={"notes": "someone else"})
+    response = _post(
+        client,
+        f"/items/{item['id']}/edit",
+        f"/items/{item['id']}/edit",
+        {"name": "Ladder", "notes": "mine", "version": "1", "quantity": "1"},
+    )
+    assert response.status_code == 422
+    assert "changed by someone else" in response.get_data(as_text=True)
+    assert "mine" in response.get_data(as_text=True)
+    assert editor.get(f"/api/v1/items/{item['id']}").json["notes"] == "someone else"
+
+
+def test_quantity_buttons(app: Flask, editor: ApiClient) -> None:
+    item = editor.post("/api/v1/items", json={"name": "Batteries", "quantity": 1}).json
+    client = _signed_in(app, "editor-user")
+    detail = f"/items/{item['id']}"
+    for delta in ("-1", "-1", "1"):
+        _post(client, f"{detail}/quantity", detail, {"delta": delta})
+    assert editor.get(f"/api/v1/items/{item['id']}").json["quantity"] == 1
+
+
+def test_viewer_sees_no_edit_controls_and_cannot_post(
+    app: Flask, editor: ApiClient, make_api: Any
+) -> None:
+    item = editor.post("/api/v1/items", json={"name": "Lamp", "location": "Office"}).json
+    make_api("viewer")
+    client = _signed_in(app, "viewer-user")
+    page = client.get(f"/items/{item['id']}").get_data(as_text=True)
+    assert "Edit" not in page
+    assert "Delete this item" not in page
+    assert "One more" not in page
+    assert client.get("/items/new").status_code == 403
+    token = _csrf(page)
+    for path in (
+        f"/items/{item['id']}/quantity",
+        f"/items/{item['id']}/delete",
+        "/locations",
+        "/items/new",
+        "/account/import",
+    ):
+        assert client.post(path, data={"csrf_token": token, "delta": "1"}).status_code == 403
+    assert editor.get(f"/api/v1/items/{item['id']}").status_code == 200
+
+
+def test_location_tree_create_move_and_refused_cycle(app: Flask, editor: ApiClient) -> None:
+    client = _signed_in(app, "editor-user")
+    _post(client, "/locations", "/locations", {"name": "Home"})
+    home = editor.get("/api/v1/locations").json["locations"][0]["id"]
+    _post(client, "/locations", "/locations", {"name": "Garage", "parent_id": str(home)})
+    garage = next(
+        loc["id"]
+        for loc in editor.get("/api/v1/locations").json["locations"]
+        if loc["name"] == "Garage"
+    )
+    refused = _post(
+        client, f"/locations/{home}", "/locations", {"name": "Home", "parent_id": str(garage)}
+    )
+    assert "below itself" in client.get(refused.location).get_data(as_text=True)
+    assert editor.get(f"/api/v1/locations/{home}").json["parent_id"] is None
+    _post(client, f"/locations/{garage}", "/locations", {"name": "Shed", "parent_id": ""})
+    moved = editor.get(f"/api/v1/locations/{garage}").json
+    assert (moved["name"], moved["parent_id"]) == ("Shed", None)
+
+
+def test_csv_import_preview_names_bad_line_then_applies(app: Flask, editor: ApiClient) -> None:
+    client = _signed_in(app, "editor-user")
+    token = _csrf(client.get("/account/import").get_data(as_text=True))
+    bad = client.post(
+        "/account/import",
+        data={"csrf_token": token, "file": (io.BytesIO(b"name,quantity\nOk,1\nBad,-4\n"), "x.csv")},
+    )
+    assert bad.status_code == 422
+    page = bad.get_data(as_text=True)
+    assert "<td>3</td><td>quantity</td>" in page
+    good = client.post(
+        "/account/import",
+        data={"csrf_token": token, "file": (io.BytesIO(b"name,quantity\nOk,1\nFine,2\n"), "x.csv")},
+    )
+    assert "Preview: nothing changed yet" in good.get_data(as_text=True)
+    assert editor.get("/api/v1/items").json["total"] == 0
+    applied = client.post(
+        "/account/import",
+        data={"csrf_token": token, "apply": "yes", "csv_text": "name,quantity\nOk,1\nFine,2\n"},
+    )
+    assert "Imported" in applied.get_data(as_text=True)
+    assert editor.get("/api/v1/items").json["total"] == 2
+
+
+def test_tokens_and_password_from_the_account_page(app: Flask, viewer: ApiClient) -> None:
+    client = _signed_in(app, "viewer-user")
+    created = _post(client, "/account/tokens", "/account", {"name": "shortcut"})
+    secret = re.search(r'class="token">(inv_[^<]+)<', created.get_data(as_text=True))
+    assert secret
+    assert (
+        app.test_client()
+        .get("/api/v1/me", headers={"Authorization": f"Bearer {secret.group(1)}"})
+        .status_code
+        == 200
+    )
+    changed = _post(
+        client,
+        "/account/password",
+        "/account",
+        {
+            "current_password": PASSWORD,
+            "new_password": "new long password",
+            "confirm": "new long password",
+        },
+    )
+    assert "password changed" in client.get(changed.location).get_data(as_text=True)
