@@ -220,3 +220,32 @@ def test_tokens_and_password_from_the_account_page(app: Flask, viewer: ApiClient
         },
     )
     assert "password changed" in client.get(changed.location).get_data(as_text=True)
+
+
+def test_label_sheet_and_scan_by_photo_and_asset_id(app: Flask, editor: ApiClient) -> None:
+    import segno
+
+    item = editor.post("/api/v1/items", json={"name": "Drill", "location": "Garage"}).json
+    client = _signed_in(app, "editor-user")
+    sheet = client.get(f"/labels?item={item['id']}&location={item['location_id']}")
+    page = sheet.get_data(as_text=True)
+    assert sheet.status_code == 200
+    assert item["asset_id"] in page
+    assert page.count('class="segno"') == 2
+
+    photo = io.BytesIO()
+    segno.make(f"http://localhost/items/{item['id']}").save(photo, kind="png", scale=8)
+    token = _csrf(client.get("/scan").get_data(as_text=True))
+    scanned = client.post(
+        "/scan", data={"csrf_token": token, "photo": (io.BytesIO(photo.getvalue()), "label.png")}
+    )
+    assert scanned.location == f"/items/{item['id']}"
+    typed = client.post("/scan", data={"csrf_token": token, "asset_id": item["asset_id"]})
+    assert typed.location == f"/items/{item['id']}"
+    foreign = io.BytesIO()
+    segno.make("https://elsewhere.example/items/1").save(foreign, kind="png", scale=8)
+    refused = client.post(
+        "/scan", data={"csrf_token": token, "photo": (io.BytesIO(foreign.getvalue()), "x.png")}
+    )
+    assert refused.status_code == 422
+    assert "not one of this inventory" in refused.get_data(as_text=True)

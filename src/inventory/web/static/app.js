@@ -87,3 +87,28 @@ function photoUpload(form) {
 
 document.querySelectorAll("form[data-live-search]").forEach(liveSearch);
 document.querySelectorAll("form[data-upload-url]").forEach(photoUpload);
+
+document.querySelectorAll("[data-print]").forEach((button) =>
+  button.addEventListener("click", () => window.print()));
+
+// Live scanning where the browser can read QR codes itself; the photo form works everywhere.
+async function liveScanner(section) {
+  if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
+  const formats = await window.BarcodeDetector.getSupportedFormats();
+  if (!formats.includes("qr_code")) return;
+  const detector = new window.BarcodeDetector({ formats: ["qr_code"] });
+  const video = section.querySelector("video");
+  try {
+    video.srcObject = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+  } catch { return; }
+  section.hidden = false;
+  await video.play();
+  const look = async () => {
+    const codes = await detector.detect(video).catch(() => []);
+    const url = codes.length ? new URL(codes[0].rawValue, window.location.href) : null;
+    if (url && url.host === window.location.host) { window.location.assign(url.href); return; }
+    requestAnimationFrame(look);
+  };
+  look();
+}
+document.querySelectorAll("[data-scanner]").forEach(liveScanner);

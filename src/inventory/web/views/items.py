@@ -60,12 +60,18 @@ def index() -> str:
 @requires(Role.viewer)
 def detail(item_id: int) -> str:
     item = service.get_item(session=db(), item_id=item_id)
+    duplicates = (
+        similar.possible_duplicates(session=db(), item_id=item.id, embedder=embedder())
+        if request.args.get("created")
+        else []
+    )
     return render_template(
         "items/detail.html",
         item=item,
         path=location_tree().path(item.location_id),
         history=history.item_history(session=db(), item_id=item.id)[:50],
         similar=_similar(item),
+        duplicates=duplicates,
     )
 
 
@@ -96,6 +102,7 @@ def _form(
         errors=errors,
         types=CUSTOM_FIELD_TYPES,
         location_paths=sorted("/".join(tree.names(node)) for node in tree.nodes),
+        tag_names=[tag.name for tag, _ in tags.list_tags(session=db())],
     )
 
 
