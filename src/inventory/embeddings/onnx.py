@@ -68,10 +68,15 @@ class OnnxEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        # Batches of similar length pad little: embed in length order, answer in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts = [
-            self._embed_batch(texts[i : i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)
+            self._embed_batch([texts[i] for i in order[start : start + MAX_BATCH]])
+            for start in range(0, len(texts), MAX_BATCH)
         ]
-        return np.concatenate(parts)
+        vectors = np.empty((len(texts), self.dimension), dtype=np.float32)
+        vectors[order] = np.concatenate(parts)
+        return vectors
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         encodings = self.tokenizer.encode_batch(texts)
