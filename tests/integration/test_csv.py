@@ -108,7 +108,9 @@ def test_reimport_of_unchanged_export_changes_nothing(admin: ApiClient) -> None:
 def test_dry_run_reports_and_changes_nothing(admin: ApiClient) -> None:
     _seed(admin)
     rows = _export(admin).decode().replace("Tent", "Big tent")
-    rows += "\n,New thing,,2,,Shed,,,,,,,,,,,,false\n"
+    header = rows.splitlines()[0].split(",")
+    new_row = {"name": "New thing", "quantity": "2", "location": "Shed", "archived": "false"}
+    rows += ",".join(new_row.get(column, "") for column in header) + "\n"
     report = _import(admin, rows.encode(), dry_run=True)
     assert report.status_code == 200
     assert (report.json["created"], report.json["updated"], report.json["applied"]) == (1, 1, False)

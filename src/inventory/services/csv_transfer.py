@@ -17,30 +17,12 @@ from sqlalchemy.orm import Session
 from inventory.db.models import Item, User
 from inventory.services import items as item_service
 from inventory.services.errors import DomainError, InvalidInput
-from inventory.services.history import json_value
+from inventory.services.history import ITEM_FIELDS, json_value
 from inventory.services.schemas import ItemImportSchema
 from inventory.services.tree import PATH_SEPARATOR, LocationTree
 
-COLUMNS = (
-    "asset_id",
-    "name",
-    "description",
-    "quantity",
-    "unit",
-    "location",
-    "tags",
-    "custom_fields",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "purchase_date",
-    "purchase_price",
-    "currency",
-    "vendor",
-    "warranty_expires",
-    "notes",
-    "archived",
-)
+# Import matches columns by header; this order (name first) is for people reading the file.
+COLUMNS = ("asset_id", "name", "location", "tags", *(f for f in ITEM_FIELDS if f != "name"))
 MAX_IMPORT_ROWS = 100_000
 Progress = Callable[[int], None]
 

@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from inventory.db.models import Item, ItemHistory, User
 from inventory.services.errors import NotFound
 
-# Fields compared on update; tags, location and custom fields get their own encodings.
-TRACKED_FIELDS = (
+# An item's plain fields: copied from validated input, compared on update, columns in CSV.
+# Tags and location are stored and encoded differently, so they are handled on their own.
+ITEM_FIELDS = (
     "name",
     "description",
     "quantity",
@@ -49,7 +50,7 @@ def location_value(tree: Any, location_id: int | None) -> dict[str, Any] | None:
 
 def snapshot(item: Item, tree: Any) -> dict[str, Any]:
     """The item's tracked state, as it would be shown in its history."""
-    state = {name: json_value(getattr(item, name)) for name in TRACKED_FIELDS}
+    state = {name: json_value(getattr(item, name)) for name in ITEM_FIELDS}
     state["tags"] = sorted(tag.name for tag in item.tags)
     state["location"] = location_value(tree, item.location_id)
     return state

@@ -27,24 +27,6 @@ SORT_COLUMNS = {
 }
 ENGLISH: ColumnElement[str] = literal_column("'english'::regconfig")
 ArchivedFilter = Literal["false", "true", "all"]
-# Plain columns that are copied from validated input as they are.
-_SIMPLE_FIELDS = (
-    "name",
-    "description",
-    "quantity",
-    "unit",
-    "custom_fields",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "purchase_date",
-    "purchase_price",
-    "currency",
-    "vendor",
-    "warranty_expires",
-    "notes",
-    "archived",
-)
 
 
 def format_asset_id(number: int) -> str:
@@ -85,7 +67,7 @@ def _apply(session: Session, item: Item, data: Mapping[str, Any]) -> None:
     with session.no_autoflush:
         if given:
             item.location_id = location_id
-        for name in _SIMPLE_FIELDS:
+        for name in history.ITEM_FIELDS:
             if name in data:
                 setattr(item, name, data[name])
         if "tags" in data:

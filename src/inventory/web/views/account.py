@@ -10,6 +10,7 @@ from inventory.services import accounts, csv_transfer
 from inventory.services.errors import DomainError
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, settings
+from inventory.web.views.forms import attempt
 
 bp = Blueprint("account", __name__)
 
@@ -25,21 +26,20 @@ def index() -> str:
 @requires(Role.viewer)
 def change_password() -> Response:
     new = request.form.get("new_password", "")[:1024]
-    try:
-        if new != request.form.get("confirm", "")[:1024]:
-            flash("the two new passwords differ", "error")
-        else:
-            accounts.change_password(
-                session=db(),
-                user=current_user(),
-                current=request.form.get("current_password", ""),
-                new=new,
-                keep_session_token=session.get("sid"),
-            )
-            flash("password changed; your other sessions were signed out")
-    except DomainError as exc:
-        flash(exc.detail, "error")
-    return redirect(url_for("account.index"))
+    if new != request.form.get("confirm", "")[:1024]:
+        flash("the two new passwords differ", "error")
+        return redirect(url_for("account.index"))
+    return attempt(
+        lambda: accounts.change_password(
+            session=db(),
+            user=current_user(),
+            current=request.form.get("current_password", ""),
+            new=new,
+            keep_session_token=session.get("sid"),
+        ),
+        then=url_for("account.index"),
+        done="password changed; your other sessions were signed out",
+    )
 
 
 @bp.post("/tokens")
@@ -71,33 +71,31 @@ def users() -> str:
 @bp.post("/users")
 @requires(Role.admin)
 def create_user() -> Response:
-    try:
-        accounts.create_user(
+    return attempt(
+        lambda: accounts.create_user(
             session=db(),
             username=request.form.get("username", "").strip()[:64],
             password=request.form.get("password", "")[:1024],
             role=accounts.parse_role(request.form.get("role", "")),
-        )
-        flash("user created")
-    except DomainError as exc:
-        flash(exc.detail, "error")
-    return redirect(url_for("account.users"))
+        ),
+        then=url_for("account.users"),
+        done="user created",
+    )
 
 
 @bp.post("/users/<id:user_id>")
 @requires(Role.admin)
 def update_user(user_id: int) -> Response:
-    try:
-        accounts.update_user(
+    return attempt(
+        lambda: accounts.update_user(
             session=db(),
             user_id=user_id,
             role=accounts.parse_role(request.form.get("role", "")),
             active=request.form.get("active") == "on",
-        )
-        flash("user updated")
-    except DomainError as exc:
-        flash(exc.detail, "error")
-    return redirect(url_for("account.users"))
+        ),
+        then=url_for("account.users"),
+        done="user updated",
+    )
 
 
 @bp.get("/import")

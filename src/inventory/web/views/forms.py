@@ -3,12 +3,16 @@ into messages beside their fields (nothing the user typed is lost)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from flask import flash, redirect
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
 from inventory.services.errors import DomainError
+from inventory.web.context import db
 
 ITEM_TEXT_FIELDS = (
     "name",
@@ -96,3 +100,15 @@ def domain_errors(error: DomainError) -> dict[str, str]:
     """The error's sentence for the top of the form, and its field messages beside fields."""
     fields = {name: " ".join(messages) for name, messages in error.errors.items()}
     return {**fields, "_form": error.detail}
+
+
+def attempt(change: Callable[[], object], *, then: str, done: str | None = None) -> Response:
+    """Run a change from a form, say how it went on the next page, and go there."""
+    try:
+        change()
+        if done:
+            flash(done)
+    except DomainError as exc:
+        db().rollback()
+        flash(exc.detail, "error")
+    return redirect(then)

@@ -15,7 +15,13 @@ from inventory.services.errors import DomainError, InvalidInput
 from inventory.services.schemas import CUSTOM_FIELD_TYPES, ItemFieldsSchema
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, embedder, location_tree
-from inventory.web.views.forms import domain_errors, item_input, validate
+from inventory.web.views.forms import (
+    ITEM_OPTIONAL_FIELDS,
+    ITEM_TEXT_FIELDS,
+    domain_errors,
+    item_input,
+    validate,
+)
 
 bp = Blueprint("item_pages", __name__)
 PER_PAGE = 50
@@ -176,21 +182,7 @@ def delete(item_id: int) -> Response:
 
 def _form_values(item: Item) -> dict[str, Any]:
     values: dict[str, Any] = {
-        name: getattr(item, name)
-        for name in (
-            "name",
-            "description",
-            "unit",
-            "manufacturer",
-            "model",
-            "serial_number",
-            "currency",
-            "vendor",
-            "notes",
-            "purchase_date",
-            "purchase_price",
-            "warranty_expires",
-        )
+        name: getattr(item, name) for name in (*ITEM_TEXT_FIELDS, *ITEM_OPTIONAL_FIELDS)
     }
     values["quantity"] = history.json_value(item.quantity)
     values["location"] = "/".join(location_tree().names(item.location_id))

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from inventory.db.models import Role
 from inventory.services import locations as service
-from inventory.services.errors import DomainError
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, location_tree
+from inventory.web.views.forms import attempt
 
 bp = Blueprint("location_pages", __name__)
 
@@ -37,28 +37,22 @@ def index() -> str:
     )
 
 
-def _attempt(change: Any) -> Response:
-    try:
-        change()
-    except DomainError as exc:
-        db().rollback()
-        flash(exc.detail, "error")
-    return redirect(url_for("location_pages.index"))
-
-
 @bp.post("")
 @requires(Role.editor)
 def create() -> Response:
     name = request.form.get("name", "")[:200]
     parent_id = _parent(request.form.get("parent_id"))
-    return _attempt(lambda: service.create_location(session=db(), name=name, parent_id=parent_id))
+    return attempt(
+        lambda: service.create_location(session=db(), name=name, parent_id=parent_id),
+        then=url_for("location_pages.index"),
+    )
 
 
 @bp.post("/<id:location_id>")
 @requires(Role.editor)
 def update(location_id: int) -> Response:
     """Rename and/or move (the form sends both; unchanged values change nothing)."""
-    return _attempt(
+    return attempt(
         lambda: service.update_location(
             session=db(),
             location_id=location_id,
@@ -66,18 +60,20 @@ def update(location_id: int) -> Response:
             name=request.form.get("name", "")[:200] or None,
             parent_id=_parent(request.form.get("parent_id")),
             move="parent_id" in request.form,
-        )
+        ),
+        then=url_for("location_pages.index"),
     )
 
 
 @bp.post("/<id:location_id>/delete")
 @requires(Role.editor)
 def delete(location_id: int) -> Response:
-    return _attempt(
+    return attempt(
         lambda: service.delete_location(
             session=db(),
             location_id=location_id,
             actor=current_user(),
             move_contents_to_parent=request.form.get("move_contents") == "on",
-        )
+        ),
+        then=url_for("location_pages.index"),
     )
