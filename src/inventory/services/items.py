@@ -233,6 +233,11 @@ class ItemFilter:
     archived: ArchivedFilter = "false"
     text: str | None = None
 
+    @property
+    def narrows(self) -> bool:
+        """True when more than the archived flag limits the items."""
+        return bool(self.location_id is not None or self.tag or self.text)
+
     def apply(self, query: Select[Any]) -> Select[Any]:
         """Filters in SQL; `location_id` includes everything beneath it."""
         if self.location_id is not None:

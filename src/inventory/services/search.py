@@ -146,13 +146,30 @@ def _keyword_ranking(session: Session, query: str, filters: ItemFilter) -> list[
 def _vector_ranking(session: Session, vector: Any, model: str, filters: ItemFilter) -> list[int]:
     session.execute(text(f"SET LOCAL hnsw.ef_search = {EF_SEARCH}"))
     distance = ItemEmbedding.embedding.cosine_distance(vector)
-    statement = (
-        filters.apply(select(Item.id, distance))
-        .join(ItemEmbedding, ItemEmbedding.item_id == Item.id)
-        .where(ItemEmbedding.model == model)
-        .order_by(distance)
-        .limit(CANDIDATES)
-    )
+    if filters.narrows:
+        # A place, tag or words: rank exactly within the (smaller) set the filters allow.
+        statement = (
+            filters.apply(select(Item.id, distance))
+            .join(ItemEmbedding, ItemEmbedding.item_id == Item.id)
+            .where(ItemEmbedding.model == model)
+            .order_by(distance)
+            .limit(CANDIDATES)
+        )
+    else:
+        # The HNSW index serves "nearest first" only when asked of the vectors alone.
+        nearest = (
+            select(ItemEmbedding.item_id, distance.label("distance"))
+            .where(ItemEmbedding.model == model)
+            .order_by(distance)
+            .limit(EF_SEARCH)
+            .subquery()
+        )
+        statement = (
+            filters.apply(select(Item.id, nearest.c.distance))
+            .join(nearest, nearest.c.item_id == Item.id)
+            .order_by(nearest.c.distance)
+            .limit(CANDIDATES)
+        )
     rows = session.execute(statement).all()
     return [item_id for item_id, d in rows if 1.0 - float(d) >= MIN_SIMILARITY]
 
