@@ -353,3 +353,57 @@ def model_export_onnx(model: str) -> None:
     except EmbeddingUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"exported to {target}; use it with EMBEDDING_MODEL={model}")
+
+
+@main.command("backup")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Archive to write (default: backups/ in the data folder).",
+)
+@_friendly_errors
+def backup_command(output: Path | None) -> None:
+    """Write one archive: database dump, photos, settings and a checksummed manifest."""
+    from inventory.services import backup
+
+    settings = _settings()
+    target = output or settings.data_dir / "backups" / backup.default_name()
+    with (
+        _database() as database,
+        click.progressbar(
+            length=backup.photo_file_count(database) or 1, label="Backing up", file=sys.stderr
+        ) as bar,
+    ):
+        result = backup.backup(
+            settings=settings, database=database, output=target, progress=bar.update
+        )
+    counts = ", ".join(f"{n} {what}" for what, n in result.manifest["counts"].items())
+    click.echo(f"wrote {result.path} ({counts})")
+
+
+@main.command("restore")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace existing data (it is backed up first).")
+@_friendly_errors
+def restore_command(archive: Path, force: bool) -> None:
+    """Restore a backup archive after checking every member's checksum."""
+    from inventory.services import backup
+
+    settings = _settings()
+    with (
+        _database(upgrade=False) as database,
+        click.progressbar(
+            length=backup.member_count(archive) or 1, label="Restoring", file=sys.stderr
+        ) as bar,
+    ):
+        manifest = backup.restore(
+            settings=settings,
+            database=database,
+            archive_path=archive,
+            force=force,
+            progress=bar.update,
+        )
+    counts = ", ".join(f"{n} {what}" for what, n in manifest["counts"].items())
+    click.echo(f"restored {archive.name} from {manifest['created_at']} ({counts})")
+    click.echo("if the search model differs from the backup's, run: inventory search reindex")
