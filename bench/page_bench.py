@@ -21,13 +21,14 @@ from sqlalchemy import select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inventory.app import create_app  # noqa: E402
-from inventory.db import migrate  # noqa: E402
-from inventory.db.models import Item, Role  # noqa: E402
-from inventory.db.session import open_database  # noqa: E402
-from inventory.services import accounts, indexing, locations  # noqa: E402
-from inventory.settings import Settings  # noqa: E402
-from tests.embedding_model import onnx_embedder  # noqa: E402
+from tests.embedding_model import onnx_embedder
+
+from inventory.app import create_app
+from inventory.db import migrate
+from inventory.db.models import Item, Role
+from inventory.db.session import open_database
+from inventory.services import accounts, indexing, locations
+from inventory.settings import Settings
 
 SEED = """
 INSERT INTO items (asset_id, name, description, quantity, location_id, warranty_expires)
@@ -40,8 +41,16 @@ SELECT to_char(n / 1000, 'FM000') || '-' || to_char(n % 1000, 'FM000'),
        CASE WHEN n % 97 = 0 THEN current_date + (n % 30) END
 FROM generate_series(1, :count) AS n
 """
-PLACES = ["Home/Garage/Shelf 1", "Home/Garage/Shelf 2", "Home/Attic/Box A", "Home/Kitchen",
-          "Home/Office/Desk", "Storage unit/Rack 3", "Home/Cellar", "Home/Loft/Blue box"]
+PLACES = [
+    "Home/Garage/Shelf 1",
+    "Home/Garage/Shelf 2",
+    "Home/Attic/Box A",
+    "Home/Kitchen",
+    "Home/Office/Desk",
+    "Storage unit/Rack 3",
+    "Home/Cellar",
+    "Home/Loft/Blue box",
+]
 
 
 def _percentiles(samples: list[float]) -> str:
@@ -70,15 +79,17 @@ def main() -> None:
             session.commit()
             viewed = rng.sample(ids, 50)
             indexing.reindex(session=session, embedder=embedder, item_ids=viewed)
-            accounts.create_user(session=session, username="bench", password="bench " * 3,
-                                 role=Role.editor)
+            accounts.create_user(
+                session=session, username="bench", password="bench " * 3, role=Role.editor
+            )
 
         app = create_app(settings, database, embedder)
         client = app.test_client()
         login_page = client.get("/login").get_data(as_text=True)
         token = login_page.split('name="csrf_token" value="')[1].split('"')[0]
-        client.post("/login", data={"username": "bench", "password": "bench " * 3,
-                                    "csrf_token": token})
+        client.post(
+            "/login", data={"username": "bench", "password": "bench " * 3, "csrf_token": token}
+        )
 
         def timed(path: str) -> float:
             started = time.perf_counter()
@@ -89,12 +100,18 @@ def main() -> None:
             return elapsed
 
         pages = max(1, args.items // 50)
-        print(f"{args.items} items; server time in-process (no network), {args.requests} requests each")
+        print(f"{args.items} items; server time in-process (no network), {args.requests} each")
         print(f"home                 {_percentiles([timed('/') for _ in range(args.requests)])}")
-        print("item list (50)       " + _percentiles(
-            [timed(f"/items?page={rng.randint(1, pages)}") for _ in range(args.requests)]))
-        print("item detail          " + _percentiles(
-            [timed(f"/items/{rng.choice(viewed)}") for _ in range(args.requests)]))
+        print(
+            "item list (50)       "
+            + _percentiles(
+                [timed(f"/items?page={rng.randint(1, pages)}") for _ in range(args.requests)]
+            )
+        )
+        print(
+            "item detail          "
+            + _percentiles([timed(f"/items/{rng.choice(viewed)}") for _ in range(args.requests)])
+        )
         database.close()
 
 

@@ -16,7 +16,7 @@ from inventory.services import indexing
 from inventory.services.accounts import SESSION_LIFETIME
 from inventory.services.schemas import MAX_ID
 from inventory.settings import Settings
-from inventory.web import api, errors, health, images, views
+from inventory.web import api, errors, health, images, observability, views
 from inventory.web.auth import csrf, enforce_access
 from inventory.web.context import close_db
 
@@ -76,6 +76,7 @@ def create_app(
 
     csrf.init_app(app)
     errors.register(app)
+    observability.register(app)  # first: even refused requests get an id and a log line
     app.before_request(enforce_access)
     app.teardown_appcontext(close_db)
     app.after_request(_security_headers)

@@ -4,13 +4,14 @@ a Pi, the container). The app is built once in the master before forking (--prel
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from inventory.app import create_app
-from inventory.db import migrate
-from inventory.db.session import open_database
 from inventory.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,10 +31,23 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return self.application
 
 
+def _shared_metrics_dir() -> Path:
+    """Where the workers' metrics meet; must be set before prometheus_client is imported."""
+    path = Path(tempfile.gettempdir()) / f"inventory-metrics-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    return path
+
+
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    metrics_dir = _shared_metrics_dir()
+    from inventory.app import create_app
+    from inventory.db import migrate
+    from inventory.db.session import open_database
+    from inventory.web.observability import configure_logging
+
+    configure_logging(settings.log_format)
     database = open_database(settings)
     migrate.upgrade(database.engine)
     app = create_app(settings, database)
@@ -42,16 +56,26 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     def post_fork(_server: Any, _worker: Any) -> None:
         database.after_fork()
 
+    def child_exit(_server: Any, worker: Any) -> None:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
+
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
         "preload_app": True,
         "post_fork": post_fork,
+        "child_exit": child_exit,
         "timeout": 60,
         "graceful_timeout": 20,
-        "accesslog": "-",
+        "accesslog": None,  # the app logs each request itself, with its request id
         "errorlog": "-",
         "proc_name": "inventory",
+        "control_socket_disable": True,  # no socket in $HOME: the container's is read-only
     }
     log.info("serving on http://%s:%d with %d workers", host, port, workers)
-    _Gunicorn(app, options).run()
+    try:
+        _Gunicorn(app, options).run()
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)

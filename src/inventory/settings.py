@@ -62,6 +62,7 @@ class Settings:
     cf_device_cert_path: Path | None = None
     # How many reverse proxies in front of the app set X-Forwarded-* (nginx in the stack: 1).
     proxy_hops: int = 0
+    # JSON lines for log collectors in production, text for people at a terminal.
     log_format: Literal["text", "json"] = "text"
 
     @property
@@ -137,7 +138,11 @@ class Settings:
             cf_worker_url=env.url("CF_WORKER_URL"),
             cf_device_cert_path=env.path("CF_DEVICE_CERT_PATH"),
             proxy_hops=env.integer("PROXY_HOPS", 0, 0, 5),
-            log_format=env.choice("LOG_FORMAT", ("text", "json"), "text"),
+            log_format=env.choice(
+                "LOG_FORMAT",
+                ("text", "json"),
+                "json" if env.optional("FLASK_ENV") == "production" else "text",
+            ),
         )
         settings.check()
         return settings

@@ -166,6 +166,10 @@ def test_serve_answers_health_on_a_fresh_data_directory(tmp_path: Path) -> None:
         assert health["status"] == "ok"
         assert health["database"] == "ok"
         assert health["release"] == "test-rc"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        # Gunicorn's workers share their counts: the health checks above are all there.
+        assert 'inventory_http_requests_total{endpoint="health.health"' in metrics
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=30)

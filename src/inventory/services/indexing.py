@@ -314,6 +314,11 @@ class EmbeddingQueue:
             self._ensure_thread()
             self._lock.notify_all()
 
+    def pending(self) -> int:
+        """How many items wait for new vectors in this process."""
+        with self._lock:
+            return len(self._pending)
+
     def wait_idle(self, timeout: float = 60.0) -> bool:
         """True once nothing is pending or being embedded (for tests and shutdown)."""
         deadline = time.monotonic() + timeout
