@@ -407,3 +407,27 @@ def restore_command(archive: Path, force: bool) -> None:
     counts = ", ".join(f"{n} {what}" for what, n in manifest["counts"].items())
     click.echo(f"restored {archive.name} from {manifest['created_at']} ({counts})")
     click.echo("if the search model differs from the backup's, run: inventory search reindex")
+
+
+@main.group()
+def device() -> None:
+    """This device's registration for the Cloudflare Tunnel."""
+
+
+@device.command("register")
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where tunnel.env goes (default: config/ in the data folder).",
+)
+@_friendly_errors
+def device_register(config_dir: Path | None) -> None:
+    """Register with CF_WORKER_URL over mutual TLS; keeps the host name and tunnel token."""
+    from inventory.services import device as service
+
+    settings = _settings()
+    done = service.register(
+        settings=settings, config_dir=config_dir or settings.data_dir / "config"
+    )
+    click.echo(f"registered device {done.serial} as https://{done.hostname}")
+    click.echo(f"tunnel settings saved to {done.saved_to} (start with the compose tunnel profile)")
