@@ -140,3 +140,15 @@ def test_label_qr_decodes_and_the_scan_page_resolves_it(page: Any, editor: ApiCl
     page.get_by_role("button", name="Find it").click()
     page.wait_for_url(re.compile(rf"/items/{item['id']}$"))
     assert page.get_by_role("heading", name="Drill").is_visible()
+
+
+def test_api_docs_render_offline_under_the_strict_policy(page: Any, database: Any) -> None:
+    csp_violations: list[str] = []
+    page.on(
+        "console",
+        lambda m: csp_violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    page.goto("/api/v1/docs")
+    page.locator(".opblock-summary-path", has_text="/api/v1/items").first.wait_for()
+    assert page.locator(".opblock").count() > 20
+    assert not csp_violations, csp_violations
