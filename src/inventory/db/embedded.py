@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import URL, create_engine, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from inventory.settings import SettingsError
+
 log = logging.getLogger(__name__)
 
 
@@ -19,7 +21,13 @@ def start(pgdata: Path, database: str) -> str:
 
     The server stops when the last process that attached to it exits.
     """
-    from pgserver.postgres_server import get_server
+    try:
+        from pgserver.postgres_server import get_server
+    except ImportError:
+        raise SettingsError(
+            "POSTGRES_HOST: not set, and the embedded PostgreSQL (pgserver) is not installed "
+            "or has no build for this machine; point POSTGRES_HOST at a PostgreSQL with pgvector"
+        ) from None
 
     pgdata.mkdir(parents=True, exist_ok=True)
     server = get_server(pgdata, cleanup_mode="stop")
