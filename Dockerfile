@@ -66,7 +66,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     HF_HUB_OFFLINE=1 \
     EMBEDDING_BACKEND=onnx \
     EMBEDDING_MODEL=${EMBEDDING_MODEL}
-USER inventory
+# Numeric, so that runtimes that check for a non-root user (runAsNonRoot) can tell.
+USER 10001:10001
 WORKDIR /var/lib/inventory
 EXPOSE 8000
 # Ready = database reachable and migrations applied (/health answers 200 only then).

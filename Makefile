@@ -34,6 +34,7 @@ test: install
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+	$(BIN)/hadolint Dockerfile docker/*/Dockerfile tests/compose/standins/*/Dockerfile
 
 types: install
 	$(BIN)/mypy
