@@ -271,6 +271,10 @@ def reindex(
         session.expunge_all()  # a 100k-item run must not keep every item in memory
         if progress is not None:
             progress(len(batch))
+    if done:
+        # Fresh statistics let the planner pick the HNSW index right away after a bulk load.
+        session.execute(text("ANALYZE item_embeddings"))
+        session.commit()
     return done
 
 
