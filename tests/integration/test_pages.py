@@ -249,3 +249,40 @@ def test_label_sheet_and_scan_by_photo_and_asset_id(app: Flask, editor: ApiClien
     )
     assert refused.status_code == 422
     assert "not one of this inventory" in refused.get_data(as_text=True)
+
+
+def test_create_form_takes_photos_and_says_when_one_is_refused(
+    app: Flask, editor: ApiClient
+) -> None:
+    from PIL import Image
+
+    client = _signed_in(app, "editor-user")
+    token = _csrf(client.get("/items/new").get_data(as_text=True))
+    jpeg = io.BytesIO()
+    Image.new("RGB", (640, 480), (10, 120, 60)).save(jpeg, "JPEG")
+    created = client.post(
+        "/items/new",
+        data={
+            "csrf_token": token,
+            "name": "Kayak",
+            "quantity": "1",
+            "photos": [(io.BytesIO(jpeg.getvalue()), "kayak.jpg")],
+        },
+    )
+    assert created.status_code == 302
+    kayak = editor.get("/api/v1/items").json["items"][0]
+    assert len(kayak["photos"]) == 1
+
+    refused = client.post(
+        "/items/new",
+        data={
+            "csrf_token": token,
+            "name": "Paddle",
+            "quantity": "1",
+            "photos": [(io.BytesIO(b"not an image at all"), "paddle.jpg")],
+        },
+    )
+    page = client.get(refused.location).get_data(as_text=True)
+    assert "The item was saved, but not its photos" in page
+    paddle = next(i for i in editor.get("/api/v1/items").json["items"] if i["name"] == "Paddle")
+    assert paddle["photos"] == []

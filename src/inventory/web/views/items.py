@@ -5,16 +5,17 @@ from __future__ import annotations
 from contextlib import suppress
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from inventory.db.models import Item, Role
-from inventory.services import history, locations, similar, tags
+from inventory.services import history, locations, photos, similar, tags
 from inventory.services import items as service
 from inventory.services.errors import DomainError, InvalidInput
+from inventory.services.image_store import open_store
 from inventory.services.schemas import CUSTOM_FIELD_TYPES, ItemFieldsSchema
 from inventory.web.auth import requires
-from inventory.web.context import current_user, db, embedder, location_tree
+from inventory.web.context import current_user, db, embedder, location_tree, settings
 from inventory.web.views.forms import (
     ITEM_OPTIONAL_FIELDS,
     ITEM_TEXT_FIELDS,
@@ -124,10 +125,30 @@ def create() -> Response | tuple[str, int]:
     if not errors:
         try:
             item = service.create_item(session=db(), data=data, actor=current_user())
+            _attach_photos(item.id)
             return redirect(url_for("item_pages.detail", item_id=item.id, created=1))
         except DomainError as exc:
             errors = domain_errors(exc)
     return _form(None, request.form, _submitted_rows(), errors), 422
+
+
+def _attach_photos(item_id: int) -> None:
+    """Photos chosen in the form. A refused one does not undo the item: the page says why."""
+    files = [file for file in request.files.getlist("photos") if file.filename]
+    if not files:
+        return
+    try:
+        photos.add_photos(
+            session=db(),
+            item_id=item_id,
+            uploads=[photos.Upload(filename=f.filename or "", stream=f.stream) for f in files],
+            actor=current_user(),
+            store=open_store(settings=settings(), session=db()),
+            max_bytes=settings().max_upload_mb * 1024 * 1024,
+        )
+    except DomainError as exc:
+        db().rollback()
+        flash(f"The item was saved, but not its photos: {exc.detail}", "error")
 
 
 @bp.get("/<id:item_id>/edit")
