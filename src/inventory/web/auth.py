@@ -66,11 +66,6 @@ def load_principal() -> None:
 
 def _view_attribute(name: str) -> Any:
     view = current_app.view_functions.get(request.endpoint or "")
-    if view is None:
-        return None
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        view = getattr(view_class, request.method.lower(), view)
     return getattr(view, name, None)
 
 
