@@ -26,9 +26,8 @@ from inventory.web.api.schemas import (
     SearchResultsSchema,
     SimilarQuery,
 )
-from inventory.web.api.search import embedder
 from inventory.web.auth import requires
-from inventory.web.context import current_user, db
+from inventory.web.context import current_user, db, embedder
 
 blp = Blueprint("items", __name__, description="Things you own, where they are, and their history")
 

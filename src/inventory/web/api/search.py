@@ -4,24 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from flask_smorest import Blueprint
 
 from inventory.db.models import Role
-from inventory.embeddings import Embedder
 from inventory.services import search as service
 from inventory.services.items import ItemFilter
 from inventory.web.api.schemas import SearchQuery, SearchResultsSchema
 from inventory.web.auth import requires
-from inventory.web.context import db
+from inventory.web.context import db, embedder
 
 blp = Blueprint("search", __name__, description='"Where is my …?"')
-
-
-def embedder() -> Embedder | None:
-    """The process's embedding model, or None when it could not be loaded."""
-    value: Embedder | None = current_app.extensions.get("inventory.embedder")
-    return value
 
 
 @blp.route("", methods=["GET"])
