@@ -63,6 +63,7 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
         WTF_CSRF_SSL_STRICT=False,  # SameSite cookies cover what the Referer check adds
+        WTF_CSRF_CHECK_DEFAULT=False,  # enforce_access checks it, after sign-in and role
         MAX_CONTENT_LENGTH=(settings.max_upload_mb + 1) * 1024 * 1024 * 10,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )

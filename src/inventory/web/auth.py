@@ -70,12 +70,14 @@ def _view_attribute(name: str) -> Any:
 
 
 def enforce_access() -> Response | None:
+    """Who may do what, in this order: sign-in, role, then the CSRF token of browser writes
+    (so a signed-out browser is sent to sign in, whatever it asked for)."""
     if request.endpoint is None or request.endpoint == "static":
         return None  # 404/405 or a static file
-    if _view_attribute("public"):
+    # The OpenAPI document and its browsable page are public too.
+    if _view_attribute("public") or request.endpoint.startswith("api-docs."):
+        _check_csrf()  # the sign-in, setup and sign-out forms
         return None
-    if request.endpoint.startswith("api-docs."):
-        return None  # the OpenAPI document and its browsable page are public
     load_principal()
     found = principal()
     if found is None:
@@ -85,9 +87,14 @@ def enforce_access() -> Response | None:
     role = _view_attribute("required_role")
     if role is None or not found.user.role.allows(role):
         raise Forbidden(f"your role ({found.user.role.value}) may not do this")
-    if found.method == "session" and request.method not in SAFE_METHODS:
-        csrf.protect()  # browsers' API calls carry X-CSRFToken; bearer tokens need none
+    if found.method == "session":
+        _check_csrf()  # browsers' forms and API calls carry it; bearer tokens need none
     return None
+
+
+def _check_csrf() -> None:
+    if request.method not in SAFE_METHODS:
+        csrf.protect()
 
 
 def safe_next(target: str | None) -> str | None:

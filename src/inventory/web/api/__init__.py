@@ -15,7 +15,7 @@ from inventory import __version__
 from inventory.services.schemas import MAX_ID
 from inventory.web.api import accounts, items, locations, photos, search, tags, transfer
 from inventory.web.api.schemas import ProblemSchema
-from inventory.web.auth import csrf, public
+from inventory.web.auth import public
 from inventory.web.errors import PROBLEM, handle_http_exception
 
 PREFIX = "/api/v1"
@@ -69,7 +69,6 @@ def configure(app: Flask, id_converter: type) -> None:
         (transfer, "/transfer"),
         (accounts, ""),
     ):
-        csrf.exempt(module.blp)  # checked in enforce_access, only for cookie-authenticated calls
         api.register_blueprint(module.blp, url_prefix=PREFIX + path)
     app.add_url_rule(f"{PREFIX}/docs", "api_docs", _docs_page)
     app.add_url_rule(f"{PREFIX}/docs/assets/<path:name>", "api_docs_assets", _docs_asset)
