@@ -4,6 +4,14 @@
 # Plain Dockerfile syntax on purpose: it builds with BuildKit and with the classic builder.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+# The database image: the backup tools are taken from it, so they match the server's version.
+ARG POSTGRES_IMAGE=pgvector/pgvector:0.8.0-pg16
+
+# ---- pgclient: pg_dump, pg_restore and psql of the database's own major version ---------------
+# (Debian's postgresql-client is older: pg_dump refuses a newer server.)
+FROM ${POSTGRES_IMAGE} AS pgclient
+COPY docker/pgclient/collect.sh /usr/local/bin/collect-pgclient
+RUN collect-pgclient /opt/pgclient
 
 # ---- builder: a virtualenv with the app and its pinned dependencies -------------------------
 FROM ${PYTHON_IMAGE} AS builder
@@ -46,16 +54,19 @@ RUN apt-get update \
  && groupadd --system --gid 10001 inventory \
  && useradd --system --uid 10001 --gid inventory --home-dir /var/lib/inventory \
         --shell /usr/sbin/nologin inventory \
- && mkdir -p /var/lib/inventory/images /var/lib/inventory/config \
- && chown inventory:inventory /var/lib/inventory /var/lib/inventory/images /var/lib/inventory/config
+ && mkdir -p /var/lib/inventory/images /var/lib/inventory/config /var/lib/inventory/backups \
+ && chown inventory:inventory /var/lib/inventory /var/lib/inventory/images \
+        /var/lib/inventory/config /var/lib/inventory/backups
 COPY --from=venv /opt/venv /opt/venv
+COPY --from=pgclient /opt/pgclient /opt/pgclient
 # Data folder /var/lib/inventory: its config/ (volume config_data) keeps tunnel.env from
-# `inventory device register`; images/ and ml_cache/ are volumes too.
+# `inventory device register`; backups/ holds `inventory backup` archives; images/ and
+# ml_cache/ are volumes too.
 # Baked into the model cache path: an empty ml_cache_data volume starts as a copy of it, and
 # whatever the volume holds later wins.
 COPY --from=model --chown=inventory:inventory /model /var/lib/inventory/ml_cache
 ARG EMBEDDING_MODEL=all-MiniLM-L6-v2
-ENV PATH=/opt/venv/bin:$PATH \
+ENV PATH=/opt/venv/bin:/opt/pgclient/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     FLASK_ENV=production \

@@ -52,10 +52,16 @@ def _empty_database(request: pytest.FixtureRequest) -> None:
     if "database" not in request.fixturenames:
         return
     database: Database = request.getfixturevalue("database")
+    for queue in _QUEUES:  # the last test's re-embedding must not race the TRUNCATE
+        queue.wait_idle()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
     with database.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         conn.execute(text("ALTER SEQUENCE item_asset_seq RESTART"))
+
+
+# Embedding queues of the apps built by fixtures: _empty_database waits until they are idle.
+_QUEUES: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +74,10 @@ def embedder(request: pytest.FixtureRequest, settings: Settings) -> Embedder:
 
 @pytest.fixture(scope="session")
 def app(settings: Settings, database: Database, embedder: Embedder) -> Flask:
-    return create_app(settings, database, embedder)
+    built = create_app(settings, database, embedder)
+    if "inventory.embedding_queue" in built.extensions:
+        _QUEUES.append(built.extensions["inventory.embedding_queue"])
+    return built
 
 
 @pytest.fixture

@@ -41,13 +41,22 @@ def _settings() -> Settings:
 
 @contextmanager
 def _database(upgrade: bool = True) -> Iterator[Database]:
-    database = open_database(_settings())
+    settings = _settings()
+    database = open_database(settings)
     try:
         if upgrade:
-            migrate.upgrade(database.engine)
+            _upgrade(settings, database)
         yield database
     finally:
         database.close()
+
+
+def _upgrade(settings: Settings, database: Database) -> None:
+    from inventory.services.backup_policy import upgrade_schema
+
+    safety = upgrade_schema(settings=settings, database=database)
+    if safety is not None:
+        click.echo(f"backed up the data before upgrading the schema: {safety}", err=True)
 
 
 @contextmanager
@@ -89,10 +98,11 @@ def db() -> None:
 @db.command("upgrade")
 @_friendly_errors
 def db_upgrade() -> None:
-    """Apply pending migrations (safe to run from several processes at once)."""
+    """Apply pending migrations (safe to run from several processes at once), after
+    backing up an installation that holds data."""
     with _database(upgrade=False) as database:
         before = migrate.current_revision(database.engine)
-        migrate.upgrade(database.engine)
+        _upgrade(_settings(), database)
         after = migrate.current_revision(database.engine)
     click.echo(f"schema at {after}" + ("" if before == after else f" (was {before})"))
 
@@ -362,13 +372,45 @@ def model_export_onnx(model: str) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Archive to write (default: backups/ in the data folder).",
 )
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    help="Then delete all but the newest KEEP scheduled archives in the backups folder.",
+)
+@click.option(
+    "--every",
+    metavar="INTERVAL",
+    help="Keep running: back up now and then every INTERVAL (30m, 24h, 7d).",
+)
 @_friendly_errors
-def backup_command(output: Path | None) -> None:
+def backup_command(output: Path | None, keep: int | None, every: str | None) -> None:
     """Write one archive: database dump, photos, settings and a checksummed manifest."""
-    from inventory.services import backup
+    from inventory.services import backup_policy
 
     settings = _settings()
-    target = output or settings.data_dir / "backups" / backup.default_name()
+    folder = backup_policy.backups_dir(settings)
+    if every is None:
+        _backup_once(settings, output)
+        if keep is not None:
+            backup_policy.prune(folder, keep=keep)
+        return
+    if output is not None:
+        raise click.UsageError("--every writes dated archives into the backups folder: no --output")
+    from inventory.web.observability import configure_logging
+
+    configure_logging(settings.log_format)
+    backup_policy.run_scheduled(
+        take_backup=lambda: _backup_once(settings, None),
+        folder=folder,
+        every=backup_policy.parse_interval(every),
+        keep=keep or 7,
+    )
+
+
+def _backup_once(settings: Settings, output: Path | None) -> Path:
+    from inventory.services import backup, backup_policy
+
+    target = output or backup_policy.backups_dir(settings) / backup.default_name()
     with (
         _database() as database,
         click.progressbar(
@@ -380,6 +422,7 @@ def backup_command(output: Path | None) -> None:
         )
     counts = ", ".join(f"{n} {what}" for what, n in result.manifest["counts"].items())
     click.echo(f"wrote {result.path} ({counts})")
+    return result.path
 
 
 @main.command("restore")

@@ -11,10 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.workers.sync import SyncWorker
 
 from inventory.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+class DrainingWorker(SyncWorker):  # type: ignore[misc]
+    """On SIGTERM, stop listening at once, then finish the request in hand. Connections that
+    arrive meanwhile are refused, which nginx retries on another replica (a rolling update),
+    instead of waiting in a backlog that is reset when the worker exits."""
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        for listener in self.sockets:
+            listener.close()
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -43,13 +55,13 @@ def _shared_metrics_dir() -> Path:
 def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     metrics_dir = _shared_metrics_dir()
     from inventory.app import create_app
-    from inventory.db import migrate
     from inventory.db.session import open_database
+    from inventory.services.backup_policy import upgrade_schema
     from inventory.web.observability import configure_logging
 
     configure_logging(settings.log_format)
     database = open_database(settings)
-    migrate.upgrade(database.engine)
+    upgrade_schema(settings=settings, database=database)
     app = create_app(settings, database)
     database.engine.dispose()  # no pooled connection may cross the fork
 
@@ -64,6 +76,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     options = {
         "bind": f"{host}:{port}",
         "workers": workers,
+        "worker_class": DrainingWorker,
         "preload_app": True,
         "post_fork": post_fork,
         "child_exit": child_exit,

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -25,11 +26,14 @@ from typing import Any
 import pytest
 
 from tests.compose import standins
+from tests.compose.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / "docker" / "model"
 COMPOSE_FILES = ("docker-compose.yml", "docker-compose.prod.yml")
 HEALTHY_WITHIN = 120.0
+ADMIN = "admin"
+PASSWORD = "a long compose test password"
 # Collected along the way and printed at the end of the run (pytest_terminal_summary).
 FIGURES: dict[str, Any] = {}
 
@@ -140,7 +144,23 @@ class Stack:
         return result
 
     def exec(self, service: str, *command: str, input: str | None = None) -> str:
-        return self.compose("exec", "-T", service, *command, input=input).stdout
+        """`compose exec -T` on the service's first container, whatever its number (after a
+        rolling update there is no #1, where Compose 1.29's exec looks by default)."""
+        container = self.containers(service)[0]
+        result = subprocess.run(
+            ["docker", "exec", "-i", container, *command],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise AssertionError(
+                f"exec {' '.join(command)} in {service} failed ({result.returncode}):\n"
+                f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result.stdout
 
     def containers(self, service: str | None = None) -> list[str]:
         args = ["ps", "-q"] + ([service] if service else [])
@@ -225,6 +245,43 @@ def stack(
         if os.environ.get("INVENTORY_COMPOSE_KEEP") != "1":  # keep it up to debug by hand
             running.compose("down", "-v", "--remove-orphans", check=False, timeout=300)
         (work / "figures.json").write_text(json.dumps(FIGURES, indent=2))
+
+
+@pytest.fixture(scope="session")
+def certificate(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The certificate nginx generated on first start, read from its ssl_data volume."""
+    pem = stack.exec("nginx", "cat", "/etc/nginx/ssl/cert.pem")
+    path = tmp_path_factory.mktemp("tls") / "cert.pem"
+    path.write_text(pem)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tls(certificate: Path) -> ssl.SSLContext:
+    """Verifies the server against the generated certificate, host name checks included."""
+    context = ssl.create_default_context(cafile=str(certificate))
+    context.check_hostname = False  # we dial 127.0.0.1; names are checked in test_tls
+    return context
+
+
+@pytest.fixture(scope="session")
+def admin(stack: Stack, tls: ssl.SSLContext) -> Client:
+    created = stack.exec(
+        "inventory-app",
+        "inventory",
+        "user",
+        "create",
+        "--username",
+        ADMIN,
+        "--role",
+        "admin",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
+    assert "created admin" in created
+    client = Client(stack.https_port, tls)
+    client.sign_in(ADMIN, PASSWORD)
+    return client
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

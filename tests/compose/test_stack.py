@@ -7,168 +7,23 @@ restarts and `down` + `up`, each checking that what was made before is still the
 from __future__ import annotations
 
 import http.client
-import io
-import json
 import re
 import secrets
 import ssl
 import time
-import uuid
 import warnings
-from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.compose.conftest import FIGURES, HEALTHY_WITHIN, Stack
+from tests.compose.client import CSRF_FIELD, Client, Response, csrf_from, jpeg, multipart
+from tests.compose.conftest import ADMIN, FIGURES, HEALTHY_WITHIN, PASSWORD, Stack
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1500)]
 
-ADMIN = "admin"
-PASSWORD = "a long compose test password"
 PARAPHRASE = "something that makes holes in a wall"
-
-
-@dataclass
-class Response:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-@dataclass
-class Client:
-    """A browser-like HTTPS client: one cookie jar, no redirects followed."""
-
-    port: int
-    context: ssl.SSLContext
-    cookies: dict[str, str] = field(default_factory=dict)
-    csrf: str = ""
-
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        cookies: bool = True,
-    ) -> Response:
-        conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.context, timeout=30)
-        sent = dict(headers or {})
-        if cookies and self.cookies:
-            sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        try:
-            conn.request(method, path, body=body, headers=sent)
-            reply = conn.getresponse()
-            data = reply.read()
-            for value in reply.headers.get_all("Set-Cookie") or []:
-                for name, morsel in SimpleCookie(value).items():
-                    self.cookies[name] = morsel.value
-            return Response(reply.status, {k.lower(): v for k, v in reply.getheaders()}, data)
-        finally:
-            conn.close()
-
-    def get(self, path: str, **kwargs: Any) -> Response:
-        return self.request("GET", path, **kwargs)
-
-    def api(self, method: str, path: str, payload: Any = None) -> Response:
-        headers = {"X-CSRFToken": self.csrf, "Accept": "application/json"}
-        body = None
-        if payload is not None:
-            body = json.dumps(payload).encode()
-            headers["Content-Type"] = "application/json"
-        return self.request(method, path, body=body, headers=headers)
-
-    def sign_in(self, username: str, password: str) -> None:
-        form = self.get("/login")
-        assert form.status == 200, form.status
-        token = _csrf(form.body, 'name="csrf_token" value="([^"]+)"')
-        body = urlencode(
-            {"username": username, "password": password, "csrf_token": token, "next": "/"}
-        ).encode()
-        done = self.request(
-            "POST",
-            "/login",
-            body=body,
-            headers={"Content-Type": "application/x-www-form-urlencoded"},
-        )
-        assert done.status in (302, 303), (done.status, done.body[:500])
-        # A fresh session starts at sign-in: take the CSRF token of a signed-in page.
-        home = self.get("/")
-        assert home.status == 200, home.status
-        self.csrf = _csrf(home.body, '<meta name="csrf-token" content="([^"]+)"')
-
-
-def _csrf(page: bytes, pattern: str) -> str:
-    found = re.search(pattern, page.decode())
-    assert found, "no CSRF token in the page"
-    return found.group(1)
-
-
-def _jpeg() -> bytes:
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (800, 600), (40, 90, 160))
-    ImageDraw.Draw(image).rectangle((200, 150, 600, 450), fill=(230, 180, 30))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=90)
-    return out.getvalue()
-
-
-def _multipart(field_name: str, filename: str, data: bytes, mime: str) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="{field_name}"; '
-            f'filename="{filename}"\r\nContent-Type: {mime}\r\n\r\n'
-        ).encode()
-        + data
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-@pytest.fixture(scope="session")
-def certificate(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The certificate nginx generated on first start, read from its ssl_data volume."""
-    pem = stack.exec("nginx", "cat", "/etc/nginx/ssl/cert.pem")
-    path = tmp_path_factory.mktemp("tls") / "cert.pem"
-    path.write_text(pem)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tls(certificate: Path) -> ssl.SSLContext:
-    """Verifies the server against the generated certificate, host name checks included."""
-    context = ssl.create_default_context(cafile=str(certificate))
-    context.check_hostname = False  # we dial 127.0.0.1; names are checked in test_tls
-    return context
-
-
-@pytest.fixture(scope="session")
-def admin(stack: Stack, tls: ssl.SSLContext) -> Client:
-    created = stack.exec(
-        "inventory-app",
-        "inventory",
-        "user",
-        "create",
-        "--username",
-        ADMIN,
-        "--role",
-        "admin",
-        "--password-stdin",
-        input=PASSWORD + "\n",
-    )
-    assert "created admin" in created
-    client = Client(stack.https_port, tls)
-    client.sign_in(ADMIN, PASSWORD)
-    return client
 
 
 @pytest.fixture(scope="session")
@@ -191,7 +46,7 @@ def items(admin: Client) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def photo(admin: Client, items: dict[str, int]) -> dict[str, Any]:
-    body, content_type = _multipart("photos", "drill.jpg", _jpeg(), "image/jpeg")
+    body, content_type = multipart("photos", "drill.jpg", jpeg(), "image/jpeg")
     reply = admin.request(
         "POST",
         f"/api/v1/items/{items['Cordless drill']}/photos",
@@ -223,9 +78,10 @@ def _finds_drill(client: Client, wait: float = 60) -> dict[str, Any]:
 
 
 def _everything_still_there(client: Client, items: dict[str, int], photo: dict[str, Any]) -> None:
-    listed = client.api("GET", "/api/v1/items?limit=50")
-    assert listed.status == 200, listed.body[:300]
-    assert {i["name"] for i in listed.json()["items"]} >= set(items)
+    for name, item_id in items.items():
+        found = client.api("GET", f"/api/v1/items/{item_id}")
+        assert found.status == 200, found.body[:300]
+        assert found.json()["name"] == name
     image = client.get(photo["url"])
     assert image.status == 200
     _assert_image(image, photo["url"])
@@ -326,6 +182,37 @@ def test_security_headers_and_gzip(stack: Stack, tls: ssl.SSLContext) -> None:
 
 
 # ---- the app through nginx ------------------------------------------------------------------
+
+
+def test_only_the_tunnel_port_takes_the_visitors_address(stack: Stack) -> None:
+    """cloudflared's port (8443, unpublished) logs the address Cloudflare vouches for; the
+    public port ignores the same header, which anyone could send."""
+    marker = secrets.token_hex(6)
+    for port, visitor in ((8443, "203.0.113.7"), (443, "203.0.113.8")):
+        stack.exec(
+            "nginx",
+            "curl",
+            "--silent",
+            "--insecure",
+            "--output",
+            "/dev/null",
+            "--header",
+            f"CF-Connecting-IP: {visitor}",
+            f"https://127.0.0.1:{port}/login?{marker}-{port}",
+        )
+    lines = stack.compose("logs", "--no-color", "nginx").stdout.splitlines()
+    through_tunnel = next(line for line in lines if f"{marker}-8443" in line)
+    direct = next(line for line in lines if f"{marker}-443 " in line)
+    assert "203.0.113.7" in through_tunnel
+    assert "203.0.113.8" not in direct
+    assert "127.0.0.1" in direct
+    published = {
+        binding["HostPort"]
+        for container in stack.containers("nginx")
+        for bindings in stack.inspect(container)["NetworkSettings"]["Ports"].values()
+        for binding in bindings or []
+    }
+    assert published == {str(stack.http_port), str(stack.https_port)}
 
 
 def test_sign_in_creates_a_secure_session(admin: Client) -> None:
@@ -504,6 +391,39 @@ def test_down_and_up_keep_data(
     assert stack.exec("nginx", "cat", "/etc/nginx/ssl/cert.pem") == certificate.read_text()
     again = Client(admin.port, admin.context)
     again.sign_in(ADMIN, PASSWORD)
+
+
+def test_no_secret_reaches_any_log(stack: Stack, admin: Client, tls: ssl.SSLContext) -> None:
+    """After everything above (sign-ins, uploads, restarts), plus a token used and a wrong
+    password tried: no container's log holds a secret."""
+    made = admin.api("POST", "/api/v1/me/tokens", {"name": "log check"})
+    assert made.status == 201, made.body[:300]
+    token = made.json()["token"]
+    bearer = Client(stack.https_port, tls)
+    assert bearer.get("/api/v1/items", headers={"Authorization": f"Bearer {token}"}).status == 200
+    wrong = "wrong-" + secrets.token_hex(8)
+    intruder = Client(stack.https_port, tls)
+    form = intruder.get("/login")
+    attempt = intruder.request(
+        "POST",
+        "/login",
+        body=urlencode(
+            {"username": ADMIN, "password": wrong, "csrf_token": csrf_from(form.body, CSRF_FIELD)}
+        ).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert attempt.status in (200, 400, 401, 429), attempt.status
+    logs = stack.compose("logs", "--no-color").stdout
+    assert "inventory-app" in logs  # the logs were read at all
+    for name, secret in (
+        ("SECRET_KEY", stack.env["SECRET_KEY"]),
+        ("POSTGRES_PASSWORD", stack.env["POSTGRES_PASSWORD"]),
+        ("the admin's password", PASSWORD),
+        ("a wrong password", wrong),
+        ("an API token", token),
+        ("a session cookie", admin.cookies["inventory_session"]),
+    ):
+        assert secret not in logs, f"{name} is in the logs"
 
 
 # ---- the other compose files ----------------------------------------------------------------

@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from inventory.db import embedded
+from inventory.db.session import Database
 from inventory.settings import Settings
 
 
@@ -176,3 +179,58 @@ def test_serve_answers_health_on_a_fresh_data_directory(tmp_path: Path) -> None:
     assert process.returncode == 0, output
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
     assert "Traceback" not in output
+
+
+def test_an_import_killed_midway_changes_nothing(
+    cli_env: dict[str, str], settings: Settings, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.csv"
+    first.write_text("asset_id,name,location,quantity\n000-001,Tent,Home/Loft,1\n")
+    assert _run(cli_env, "import", str(first)).returncode == 0
+    big = tmp_path / "big.csv"
+    rows = "".join(f",Box {n},Home/Shed/Shelf {n % 40},{n}\n" for n in range(1500))
+    big.write_text("asset_id,name,location,quantity\n000-001,Tent,Home/Garage,99\n" + rows)
+    database = Database(embedded.start(settings.data_dir / "postgres", cli_env["POSTGRES_DB"]))
+    try:
+        importer = subprocess.Popen(
+            [sys.executable, "-m", "inventory", "import", str(big)],
+            env=cli_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        # Killed once it has written for a while (its transaction has an id), not yet committed.
+        _wait_for(lambda: _writers(database) > 0, what="the import to start writing")
+        time.sleep(0.5)
+        assert importer.poll() is None, "the import finished before it could be killed"
+        importer.kill()
+        importer.wait()
+        _wait_for(lambda: _writers(database) == 0, what="the killed import's transaction to end")
+        with database.engine.connect() as conn:
+            items = conn.execute(text("SELECT name, quantity::int FROM items")).all()
+            places = conn.scalars(text("SELECT name FROM locations ORDER BY name")).all()
+        assert items == [("Tent", 1)]
+        assert places == ["Home", "Loft"]
+        again = _run(cli_env, "import", str(big))
+        assert again.returncode == 0, again.stderr
+        assert "1500 created, 1 updated" in again.stdout
+    finally:
+        database.close()
+
+
+def _writers(database: Database) -> int:
+    """Other sessions on this database inside a transaction that has written something."""
+    with database.engine.connect() as conn:
+        count: int = conn.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+            )
+        )
+        return count
+
+
+def _wait_for(condition: Any, *, what: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)

@@ -21,7 +21,7 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
 	mkdir -p "$PGDATA" /var/run/postgresql
 	chown -R postgres:postgres "$PGDATA" /var/run/postgresql
 	chmod 700 "$PGDATA"
-	exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+	exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
@@ -32,6 +32,7 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
 		echo >&2 "error: database is uninitialized and superuser password is not specified (POSTGRES_PASSWORD)"
 		exit 1
 	fi
+	# shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is split into words, as upstream does
 	initdb --username="$POSTGRES_USER" --pwfile=<(printf '%s\n' "$POSTGRES_PASSWORD") \
 		--encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 \
 		${POSTGRES_INITDB_ARGS:-} >/dev/null
@@ -46,7 +47,10 @@ if [ "$1" = 'postgres' ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
 	fi
 	for f in /docker-entrypoint-initdb.d/*; do
 		case "$f" in
-			*.sh) echo "running $f"; . "$f" ;;
+			*.sh)
+				echo "running $f"
+				# shellcheck source=/dev/null
+				. "$f" ;;
 			*.sql) echo "running $f"; "${psql[@]}" --dbname "$POSTGRES_DB" -f "$f" ;;
 			*) ;;
 		esac
