@@ -286,3 +286,25 @@ def test_create_form_takes_photos_and_says_when_one_is_refused(
     assert "The item was saved, but not its photos" in page
     paddle = next(i for i in editor.get("/api/v1/items").json["items"] if i["name"] == "Paddle")
     assert paddle["photos"] == []
+
+
+def test_every_kind_of_answer_carries_the_security_headers(app: Flask, viewer: ApiClient) -> None:
+    client = app.test_client()
+    answers = {
+        "sign-in page": client.get("/login"),
+        "redirect": client.get("/items"),
+        "static file": client.get("/static/app.css"),
+        "API JSON": viewer.get("/api/v1/items"),
+        "problem": viewer.get("/api/v1/items/99999"),
+        "unknown page": client.get("/no-such-page"),
+    }
+    for kind, response in answers.items():
+        headers = response.headers
+        policy = headers.get("Content-Security-Policy", "")
+        assert "script-src 'self'" in policy, kind
+        assert "unsafe-inline" not in policy, kind
+        assert "frame-ancestors 'none'" in policy, kind
+        assert headers.get("X-Content-Type-Options") == "nosniff", kind
+        assert headers.get("X-Frame-Options") == "DENY", kind
+        assert headers.get("Referrer-Policy") == "same-origin", kind
+        response.close()
