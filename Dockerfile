@@ -3,7 +3,8 @@
 #   docker build --build-arg MODEL_SOURCE=local -t inventory-app .   # from docker/model/
 # Plain Dockerfile syntax on purpose: it builds with BuildKit and with the classic builder.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+# Pinned to the Debian release, like the other base images: the bare tag moves between releases.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 # The database image: the backup tools are taken from it, so they match the server's version.
 ARG POSTGRES_IMAGE=pgvector/pgvector:0.8.0-pg16
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent / "standins"
 BASE = "inventory-standin/debian:bookworm"
-PYTHON = "python:3.11-slim"
+PYTHON = "python:3.11-slim-bookworm"
 POSTGRES = "pgvector/pgvector:0.8.0-pg16"
 NGINX = "nginx:1.27-bookworm"
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
