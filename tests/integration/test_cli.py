@@ -213,6 +213,10 @@ def test_an_import_killed_midway_changes_nothing(
         again = _run(cli_env, "import", str(big))
         assert again.returncode == 0, again.stderr
         assert "1500 created, 1 updated" in again.stdout
+        # The killed process no longer counts as a user of the embedded server, which stops
+        # when its last user exits.
+        attached = json.loads((settings.data_dir / "postgres" / ".handle_pids.json").read_text())
+        assert importer.pid not in attached
     finally:
         database.close()
 

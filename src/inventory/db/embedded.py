@@ -4,6 +4,7 @@ POSTGRES_HOST is set: same schema and code path as an external server, no instal
 from __future__ import annotations
 
 import logging
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,37 @@ def start(pgdata: Path, database: str) -> str:
         ) from None
 
     pgdata.mkdir(parents=True, exist_ok=True)
+    _forget_dead_processes(pgdata)
     server = get_server(pgdata, cleanup_mode="stop")
     info = server.get_postmaster_info()
     _create_database(_url(info, "postgres"), database)
     log.info("embedded PostgreSQL running in %s", pgdata)
     return _url(info, database).render_as_string(hide_password=False)
+
+
+def _forget_dead_processes(pgdata: Path) -> None:
+    """pgserver stops the server when the last process in its `.handle_pids.json` exits; a
+    process killed outright (SIGKILL, out of memory) never leaves that list, and the server
+    would then outlive every later user. Drop the dead ones before attaching."""
+    from pgserver.postgres_server import PostgresServer
+    from pgserver.utils import DiskList
+
+    attached = DiskList(pgdata / ".handle_pids.json")
+    with PostgresServer._lock:
+        pids = attached.get()
+        alive = [pid for pid in pids if _is_running(pid)]
+        if alive != pids:
+            attached.put(alive)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it exists, under another user
+    return True
 
 
 def _url(info: Any, database: str) -> URL:
