@@ -474,3 +474,43 @@ def device_register(config_dir: Path | None) -> None:
     )
     click.echo(f"registered device {done.serial} as https://{done.hostname}")
     click.echo(f"tunnel settings saved to {done.saved_to} (start with the compose tunnel profile)")
+
+
+@main.group("migrate")
+def migrate_group() -> None:
+    """Bring data over from another installation."""
+
+
+@migrate_group.command("from-pi")
+@click.argument("staging", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace existing data (it is backed up first).")
+@click.option("--no-reindex", is_flag=True, help="Leave the search vectors for later.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@_friendly_errors
+def migrate_from_pi(staging: Path, force: bool, no_reindex: bool, as_json: bool) -> None:
+    """Restore a Raspberry Pi install from STAGING (database.dump, images/, ml_cache/), as
+    scripts/migrate-from-pi.sh fills it; exits 1 when the counts differ from the Pi's."""
+    import json
+    import os
+
+    from inventory.embeddings import get_embedder
+    from inventory.services import pi_migration
+
+    settings = _settings()
+    with _database(upgrade=False) as database:
+        report = pi_migration.migrate_from_pi(
+            settings=settings,
+            database=database,
+            staging=staging,
+            force=force,
+            load_embedder=None
+            if no_reindex
+            else lambda: get_embedder(settings, threads=os.cpu_count() or 1),
+            progress=lambda step: click.echo(f"-- {step}", err=True),
+        )
+    if as_json:
+        click.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        click.echo(pi_migration.render_report(report))
+    if not report.matches:
+        sys.exit(1)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +18,13 @@ from typing import Any
 import pytest
 from PIL import Image
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from inventory.db import embedded, migrate
 from inventory.db.session import Database
 from inventory.services import backup
 from inventory.services.errors import Conflict, InvalidInput
-from inventory.services.image_store import open_store
+from inventory.services.image_store import FilesystemStore, open_store
 from inventory.services.photos import referenced_names
 from inventory.settings import Settings
 from tests.conftest import ApiClient
@@ -215,3 +218,195 @@ def test_cli_backup_and_restore(settings: Settings, admin: ApiClient, tmp_path: 
     )
     assert refused.returncode == 2
     assert "--force" in refused.stderr
+
+
+# ---- a restore killed half-way -------------------------------------------------------------
+
+BIG_ITEMS = 60_000
+BIG_PHOTOS = 150
+
+
+def _seed_big(settings: Settings, database: Database) -> None:
+    """Enough rows and photo files that a restore takes a few seconds to load."""
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO items (asset_id, name, description) SELECT 'B' || g, 'Box ' || g,"
+                " repeat('cardboard box with cables and spare parts ', 8) "
+                "FROM generate_series(1, :n) g"
+            ),
+            {"n": BIG_ITEMS},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO item_history (item_id, actor_name, action) "
+                "SELECT id, 'loader', 'create' FROM items"
+            )
+        )
+        item_id = conn.scalar(text("SELECT min(id) FROM items"))
+        store = FilesystemStore(settings.images_path)
+        for number in range(BIG_PHOTOS):
+            key = f"{number:064x}"
+            conn.execute(
+                text(
+                    "INSERT INTO photos (item_id, key, format, width, height, position)"
+                    " VALUES (:i, :k, 'webp', 10, 10, :p)"
+                ),
+                {"i": item_id, "k": key, "p": number},
+            )
+            for size in ("display", "thumb"):
+                store.put(f"{key}-{size}.webp", os.urandom(48_000))
+
+
+def _restore_process(env: dict[str, str], archive: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "inventory", "restore", str(archive), *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _children(pid: int) -> list[tuple[int, str]]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)
+        except OSError:
+            continue
+        name = fields[0].split("(", 1)[1]
+        if int(fields[1].split()[1]) == pid:
+            found.append((int(stat.parent.name), name))
+    return found
+
+
+def _kill_when(process: subprocess.Popen[bytes], ready: Any, what: str) -> tuple[float, list[int]]:
+    """SIGKILL `process` as soon as `ready()` holds: the seconds it had run and the ids of
+    the children it had then (only the process itself is killed)."""
+    started = time.monotonic()
+    while not ready():
+        assert process.poll() is None, f"the restore ended before {what}: make the archive bigger"
+        assert time.monotonic() - started < 120, f"never saw {what}"
+        time.sleep(0.01)
+    children = [pid for pid, _ in _children(process.pid)]
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    return time.monotonic() - started, children
+
+
+def _forget(settings: Settings, process: subprocess.Popen[bytes]) -> None:
+    """Take a killed process off pgserver's list of the embedded server's users (it never got
+    to do so itself), so that the server still stops when the test session ends."""
+    handles = settings.data_dir / "postgres" / ".handle_pids.json"
+    if handles.exists():
+        pids = [pid for pid in json.loads(handles.read_text()) if pid != process.pid]
+        handles.write_text(json.dumps(pids))
+
+
+def _photo_files(settings: Settings) -> dict[str, bytes]:
+    """Every file the app could serve from the image folder (its two-level shards)."""
+    root = settings.images_path
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.glob("[0-9a-f][0-9a-f]/[0-9a-f][0-9a-f]/*"))
+    }
+
+
+def _wait_gone(pids: list[int]) -> None:
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in pids):
+        assert time.monotonic() < deadline, f"{pids} outlived the restore"
+        time.sleep(0.05)
+
+
+def _cli_env(settings: Settings, target_settings: Settings, target_db: Database) -> dict[str, str]:
+    return {
+        **os.environ,
+        "INVENTORY_DATA_DIR": str(settings.data_dir),
+        "SECRET_KEY": settings.secret_key,
+        "POSTGRES_DB": make_url(target_db.url).database or "",
+        "IMAGE_DIR": str(target_settings.images_path),
+    }
+
+
+def test_a_restore_killed_half_way_leaves_nothing_half_applied(
+    settings: Settings, database: Database, target: Any, tmp_path: Path
+) -> None:
+    _seed_big(settings, database)
+    archive = backup.backup(settings=settings, database=database, output=tmp_path / "big.tar").path
+    target_settings, target_db = target
+    env = _cli_env(settings, target_settings, target_db)
+    staged = target_settings.images_path
+
+    # Killed while it copies photos out of the archive: no file reaches the store.
+    process = _restore_process(env, archive)
+    _kill_when(
+        process,
+        lambda: any(path.is_file() for path in staged.glob(f"{backup.STAGING_PREFIX}*/*")),
+        "photo staging",
+    )
+    _forget(settings, process)
+    assert migrate.current_revision(target_db.engine) is None
+    assert _photo_files(target_settings) == {}
+
+    # Killed while psql loads the dump: its transaction dies with it.
+    process = _restore_process(env, archive)
+    seconds, children = _kill_when(
+        process, lambda: any(name == "psql" for _, name in _children(process.pid)), "psql"
+    )
+    _forget(settings, process)
+    print(f"killed {seconds:.1f} s into the restore, while psql was loading")
+    _wait_gone(children)  # psql dies with it: its transaction is rolled back
+    target_db.engine.dispose()
+    with target_db.engine.connect() as conn:
+        tables = conn.scalar(text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"))
+    assert tables == 0  # not even the DROP/CREATE SCHEMA was kept
+    assert _photo_files(target_settings) == {}
+
+    # Run again: it works, and the abandoned staging folders are gone.
+    rerun = subprocess.run(
+        [sys.executable, "-m", "inventory", "restore", str(archive)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert _snapshot(target_db)["items"] == _snapshot(database)["items"]
+    assert _photo_bytes(target_settings, target_db) == _photo_bytes(settings, database)
+    assert not list(staged.glob(f"{backup.STAGING_PREFIX}*"))
+
+
+def test_a_forced_restore_killed_half_way_keeps_the_old_data(
+    settings: Settings, database: Database, admin: ApiClient, target: Any, tmp_path: Path
+) -> None:
+    _seed(admin)
+    small = backup.backup(settings=settings, database=database, output=tmp_path / "s.tar").path
+    _seed_big(settings, database)
+    big = backup.backup(settings=settings, database=database, output=tmp_path / "big.tar").path
+    target_settings, target_db = target
+    backup.restore(settings=target_settings, database=target_db, archive_path=small)
+    before, files_before = _snapshot(target_db), _photo_files(target_settings)
+    env = _cli_env(settings, target_settings, target_db)
+
+    process = _restore_process(env, big, "--force")
+    _, children = _kill_when(
+        process, lambda: any(n == "psql" for _, n in _children(process.pid)), "psql"
+    )
+    _forget(settings, process)
+    _wait_gone(children)
+    target_db.engine.dispose()
+    assert _snapshot(target_db) == before
+    assert _photo_files(target_settings) == files_before
+
+    rerun = subprocess.run(
+        [sys.executable, "-m", "inventory", "restore", "--force", str(big)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert len(_snapshot(target_db)["items"]) == BIG_ITEMS + 2

@@ -1,19 +1,25 @@
 """Backups: one tar archive with a pg_dump (custom format), every photo as a file (whatever
 the storage method), the non-secret settings and a manifest with a SHA-256 per member.
 
-Restore checks every checksum before touching anything, replaces the database in a single
-transaction (all or nothing), puts the photos into the configured store, then migrates an
-older schema forward.
+Restore checks every checksum before touching anything, stages the photos beside the store,
+replaces the database in a single transaction (all or nothing), moves the staged photos in by
+renaming, then migrates an older schema forward (an interrupted upgrade resumes when the app
+starts). Killed at any point before the database commit, a restore has changed nothing that
+the app reads: the psql child dies with it (the transaction rolls back) and no half-written
+file reaches the store; the next restore removes the abandoned staging folder.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import io
 import json
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 from collections.abc import Callable, Iterator
@@ -30,7 +36,7 @@ from inventory.db import migrate
 from inventory.db.models import Item, Location, Photo, User
 from inventory.db.session import Database
 from inventory.services.errors import Conflict, InvalidInput
-from inventory.services.image_store import check_name, open_store
+from inventory.services.image_store import FilesystemStore, check_name, open_store
 from inventory.services.photos import referenced_names
 from inventory.settings import Settings
 
@@ -47,6 +53,9 @@ DUMP_OPTIONS = (
     "--exclude-table-data=image_blobs",
 )
 Progress = Callable[[int], None]  # called with 1 for each member done
+# Photos wait here (inside the image folder: same filesystem, so moving them in is a rename).
+STAGING_PREFIX = ".restore-"
+_PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -89,9 +98,24 @@ def _client_env(database: Database) -> dict[str, str]:
     return env
 
 
-def _run(command: list[str], database: Database, **kwargs: Any) -> None:
+def _die_with_parent() -> None:
+    """In the child: be killed when the process that started it dies (even by SIGKILL), so an
+    interrupted restore cannot leave psql running on to a commit."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _run(
+    command: list[str], database: Database, *, die_with_parent: bool = False, **kwargs: Any
+) -> None:
     result = subprocess.run(  # noqa: S603 - fixed tools, arguments built here
-        command, env=_client_env(database), capture_output=True, check=False, **kwargs
+        command,
+        env=_client_env(database),
+        capture_output=True,
+        check=False,
+        # Only from the single-threaded restore command: preexec_fn and threads do not mix.
+        preexec_fn=_die_with_parent if die_with_parent else None,
+        **kwargs,
     )
     if result.returncode != 0:
         error = result.stderr.decode(errors="replace").strip().splitlines()
@@ -292,27 +316,47 @@ def restore(
             )
         target = (safety_dir or settings.data_dir / "backups") / default_name()
         backup(settings=settings, database=database, output=target)
-    with tarfile.open(archive_path, "r") as archive:
-        _replace_database(archive, database)
+    with (
+        tempfile.TemporaryDirectory(prefix="inventory-restore-") as work,
+        ImageStaging(settings) as staging,
+        tarfile.open(archive_path, "r") as archive,
+    ):
+        dump = Path(work) / DUMP
+        for member in archive:
+            handle = archive.extractfile(member)
+            if member.name == DUMP:
+                with dump.open("wb") as out:
+                    for chunk in _chunks(handle):
+                        out.write(chunk)
+            elif member.name.startswith(IMAGES):
+                staging.add(check_image_name(member.name), _chunks(handle))
+                if progress:
+                    progress(1)
+        restore_dump(database=database, dump=dump)
+        staging.put_into_store(database)  # renames: a moment, right after the commit
         migrate.upgrade(database.engine)  # an older backup's schema moves forward
-        _restore_images(archive, settings, database, progress)
     return manifest
 
 
-def _replace_database(archive: tarfile.TarFile, database: Database) -> None:
-    """Drop everything and load the dump in one psql transaction: all of it or none."""
-    with tempfile.TemporaryDirectory() as work:
-        dump = Path(work) / DUMP
-        with dump.open("wb") as handle:
-            for chunk in _chunks(archive.extractfile(DUMP)):
-                handle.write(chunk)
-        script = subprocess.run(  # noqa: S603 - the bundled tool on our own file
-            [_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(dump)],
-            capture_output=True,
-            check=True,
-        ).stdout
+def restore_dump(*, database: Database, dump: Path) -> None:
+    """Drop everything and load a pg_dump custom-format file in one psql transaction: all of
+    it or none. The SQL is written out completely before psql starts (psql would commit a
+    script cut short), and psql dies with this process (a kill rolls it back)."""
+    with tempfile.TemporaryDirectory(prefix="inventory-restore-") as work:
+        script = Path(work) / "restore.sql"
+        with script.open("wb") as handle:
+            handle.write(b"DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n")
+            handle.flush()
+            result = subprocess.run(  # noqa: S603 - the bundled tool on our own file
+                [_tool("pg_restore"), "--no-owner", "--no-privileges", "--file=-", str(dump)],
+                stdout=handle,
+                stderr=subprocess.PIPE,
+                check=False,
+                preexec_fn=_die_with_parent,
+            )
+        if result.returncode != 0:
+            raise InvalidInput(dump_problem(dump, result.stderr.decode(errors="replace")))
         database.engine.dispose()  # no pooled connection may hold the old tables
-        prologue = b"DROP SCHEMA public CASCADE;\nCREATE SCHEMA public;\n"
         _run(
             [
                 _tool("psql"),
@@ -320,23 +364,104 @@ def _replace_database(archive: tarfile.TarFile, database: Database) -> None:
                 "--no-psqlrc",
                 "--single-transaction",
                 "--set=ON_ERROR_STOP=1",
-                "--file=-",
+                f"--file={script}",
             ],
             database,
-            input=prologue + script,
+            die_with_parent=True,
         )
 
 
-def _restore_images(
-    archive: tarfile.TarFile, settings: Settings, database: Database, progress: Progress | None
-) -> None:
-    with database.session() as session:
-        store = open_store(settings=settings, session=session)
-        for member in archive:
-            if not member.name.startswith(IMAGES):
-                continue
-            data = b"".join(_chunks(archive.extractfile(member)))
-            store.put(check_image_name(member.name), data)
-            if progress:
-                progress(1)
-        session.commit()
+def dump_problem(dump: Path, stderr: str) -> str:
+    """pg_restore's complaint about `dump`, as a sentence that says what to do."""
+    lines = [line.removeprefix("pg_restore: ") for line in stderr.strip().splitlines()]
+    last = lines[-1] if lines else "no output"
+    if "unsupported version" in stderr:
+        return (
+            f"{dump.name} was written by a newer pg_dump than this PostgreSQL 16 pg_restore "
+            f"can read ({last}); make the dump with pg_dump 16 or older"
+        )
+    if "input file does not appear to be a valid archive" in stderr:
+        return f"{dump.name} is not a pg_dump custom-format archive (make it with pg_dump -Fc)"
+    return f"pg_restore cannot read {dump.name}: {last}"
+
+
+class ImageStaging:
+    """Photo files gathered before the database is replaced and put into the store after it.
+
+    They wait in a hidden folder inside the image folder (never served: the store only reads
+    its two-level shards) and go in by rename, so the store never holds half a file. A folder
+    left by a killed process is removed by the next staging.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        root = settings.images_path
+        root.mkdir(parents=True, exist_ok=True)
+        remove_abandoned_staging(root)
+        self.folder = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}-", dir=root))
+        self.names: list[str] = []
+
+    def __enter__(self) -> ImageStaging:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def add(self, name: str, chunks: Iterator[bytes]) -> None:
+        """Stage one photo file under its (checked) storage name."""
+        target = self.folder / check_name(name)
+        if target.exists():
+            return  # content-addressed: the same name holds the same bytes
+        with target.open("wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+        self.names.append(name)
+
+    def add_file(self, name: str, source: Path) -> None:
+        with source.open("rb") as handle:
+            self.add(name, _chunks(handle))
+
+    def put_into_store(self, database: Database) -> int:
+        """Move every staged file into the configured store; returns how many were new."""
+        added = 0
+        with database.session() as session:
+            store = open_store(settings=self.settings, session=session)
+            for name in self.names:
+                staged = self.folder / name
+                if isinstance(store, FilesystemStore):
+                    added += _move_in(store, name, staged)
+                else:
+                    added += store.put(name, staged.read_bytes())
+            session.commit()
+        return added
+
+
+def _move_in(store: FilesystemStore, name: str, staged: Path) -> bool:
+    target = store.path(name)
+    if target.exists():
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged.chmod(0o644)  # nginx (another user) serves these files
+    os.replace(staged, target)
+    return True
+
+
+def remove_abandoned_staging(root: Path) -> list[Path]:
+    """Remove staging folders whose process is gone (a restore that was killed)."""
+    removed = []
+    for folder in root.glob(f"{STAGING_PREFIX}*"):
+        pid = folder.name.removeprefix(STAGING_PREFIX).split("-", 1)[0]
+        if folder.is_dir() and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True

@@ -1,4 +1,4 @@
-"""Core schema: accounts, locations, items, tags, history, photos; the vector extension.
+"""Core schema: accounts, locations, items, tags, history, photos.
 
 Revision ID: 0001
 Revises:
@@ -18,8 +18,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Semantic search needs pgvector; creating it here keeps every install on one path.
-    op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.execute("CREATE SEQUENCE item_asset_seq START 1")
     op.create_table(
         "image_blobs",

@@ -19,6 +19,9 @@ DIMENSION = 384
 
 
 def upgrade() -> None:
+    # Vectors start here, so a schema at 0001 (an older Pi install) needs no pgvector; on
+    # installs made when 0001 created it, this is a no-op.
+    op.execute("CREATE EXTENSION IF NOT EXISTS vector")
     op.create_table(
         "item_embeddings",
         sa.Column("item_id", sa.Integer(), nullable=False),
