@@ -294,15 +294,6 @@ def _kill_when(process: subprocess.Popen[bytes], ready: Any, what: str) -> tuple
     return time.monotonic() - started, children
 
 
-def _forget(settings: Settings, process: subprocess.Popen[bytes]) -> None:
-    """Take a killed process off pgserver's list of the embedded server's users (it never got
-    to do so itself), so that the server still stops when the test session ends."""
-    handles = settings.data_dir / "postgres" / ".handle_pids.json"
-    if handles.exists():
-        pids = [pid for pid in json.loads(handles.read_text()) if pid != process.pid]
-        handles.write_text(json.dumps(pids))
-
-
 def _photo_files(settings: Settings) -> dict[str, bytes]:
     """Every file the app could serve from the image folder (its two-level shards)."""
     root = settings.images_path
@@ -345,7 +336,6 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
         lambda: any(path.is_file() for path in staged.glob(f"{backup.STAGING_PREFIX}*/*")),
         "photo staging",
     )
-    _forget(settings, process)
     assert migrate.current_revision(target_db.engine) is None
     assert _photo_files(target_settings) == {}
 
@@ -354,7 +344,6 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
     seconds, children = _kill_when(
         process, lambda: any(name == "psql" for _, name in _children(process.pid)), "psql"
     )
-    _forget(settings, process)
     print(f"killed {seconds:.1f} s into the restore, while psql was loading")
     _wait_gone(children)  # psql dies with it: its transaction is rolled back
     target_db.engine.dispose()
@@ -394,7 +383,6 @@ def test_a_forced_restore_killed_half_way_keeps_the_old_data(
     _, children = _kill_when(
         process, lambda: any(n == "psql" for _, n in _children(process.pid)), "psql"
     )
-    _forget(settings, process)
     _wait_gone(children)
     target_db.engine.dispose()
     assert _snapshot(target_db) == before
