@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -95,8 +96,9 @@ def handle_csrf_error(error: CSRFError) -> Response:
     return problem(403, "Forbidden", f"CSRF check failed: {error.description}")
 
 
-def handle_database_unavailable(error: DBAPIError) -> Response:
-    log.warning("database unavailable: %s", type(error.orig).__name__)
+def handle_database_unavailable(error: DBAPIError | psycopg.OperationalError) -> Response:
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    log.warning("database unavailable: %s", type(cause).__name__)
     return problem(
         503,
         "Service Unavailable",
@@ -121,5 +123,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    # The same, raised by the driver itself where code uses its connection directly.
+    app.register_error_handler(psycopg.OperationalError, handle_database_unavailable)
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)
