@@ -13,10 +13,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import event, func, or_, select, text, update
+import psycopg
+from pgvector.psycopg.vector import register_vector_info
+from psycopg.types import TypeInfo
+from sqlalchemy import Connection, event, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, lazyload, sessionmaker
 
 from inventory.db.models import EmbeddingIndex, Item, ItemEmbedding
 from inventory.embeddings import Embedder
@@ -107,57 +112,81 @@ def text_hash(text: str) -> str:
 
 
 def embed_items(
-    *, session: Session, item_ids: Sequence[int], embedder: Embedder, force: bool = False
+    *,
+    session: Session,
+    item_ids: Sequence[int],
+    embedder: Embedder,
+    force: bool = False,
+    tree: LocationTree | None = None,
 ) -> int:
     """Embed these items where their text or the model changed (all of them with `force`).
+    `tree` saves loading the locations again when the caller has them.
 
     Writes in the caller's transaction and does not commit; returns how many were embedded.
     """
-    items = list(session.scalars(select(Item).where(Item.id.in_(item_ids))).unique())
+    texts = _texts(session, item_ids, tree)
+    if not force:
+        texts = _changed(session, texts, embedder.model)
+    if texts:
+        ids, chosen = list(texts), list(texts.values())
+        store_vectors(session, ids, chosen, embedder.embed(chosen), embedder.model)
+    return len(texts)
+
+
+def _texts(session: Session, item_ids: Sequence[int], tree: LocationTree | None) -> dict[int, str]:
+    """The embedding text of each of these items (those that exist)."""
+    # Photos and the location row play no part in the text: not loaded.
+    statement = (
+        select(Item)
+        .where(Item.id.in_(item_ids))
+        .options(lazyload(Item.photos), lazyload(Item.location))
+    )
+    items = list(session.scalars(statement))
     if not items:
-        return 0
-    tree = LocationTree.load(session)
-    texts = {item.id: embedding_text(item, tree) for item in items}
+        return {}
+    tree = tree if tree is not None else LocationTree.load(session)
+    return {item.id: embedding_text(item, tree) for item in items}
+
+
+def _changed(session: Session, texts: dict[int, str], model: str) -> dict[int, str]:
+    """Those texts whose stored vector is missing, stale, from another model or another text."""
     current = dict(
         session.execute(
             select(ItemEmbedding.item_id, ItemEmbedding.text_hash).where(
                 ItemEmbedding.item_id.in_(texts),
-                ItemEmbedding.model == embedder.model,
+                ItemEmbedding.model == model,
                 ItemEmbedding.stale.is_(False),
             )
         ).all()
     )
-    todo = [i for i, t in texts.items() if force or current.get(i) != text_hash(t)]
-    if todo:
-        _store(session, todo, [texts[i] for i in todo], embedder)
-    return len(todo)
+    return {i: t for i, t in texts.items() if current.get(i) != text_hash(t)}
 
 
-def _store(session: Session, ids: list[int], texts: list[str], embedder: Embedder) -> None:
-    vectors = embedder.embed(texts)
-    rows = [
-        {
-            "item_id": i,
-            "embedding": v,
-            "model": embedder.model,
-            "text_hash": text_hash(t),
-            "stale": False,
-        }
-        for i, t, v in zip(ids, texts, vectors, strict=True)
-    ]
-    statement = insert(ItemEmbedding).values(rows)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[ItemEmbedding.item_id],
-            set_={
-                "embedding": statement.excluded.embedding,
-                "model": statement.excluded.model,
-                "text_hash": statement.excluded.text_hash,
-                "stale": False,
-                "updated_at": func.now(),
-            },
+_UPSERT_VECTOR = """
+    INSERT INTO item_embeddings (item_id, embedding, model, text_hash, stale)
+    VALUES (%s, %b, %s, %s, false)
+    ON CONFLICT (item_id) DO UPDATE SET embedding = excluded.embedding,
+        model = excluded.model, text_hash = excluded.text_hash, stale = false, updated_at = now()
+"""
+
+
+def store_vectors(
+    session: Session, ids: Sequence[int], texts: Sequence[str], vectors: Any, model: str
+) -> None:
+    """Upsert these items' vectors (made by `model` from `texts`) in the session's transaction.
+
+    Sent in binary on a cursor of its own: as text, each 384-float vector costs more to
+    format and parse than its insert."""
+    connection = session.connection().connection.driver_connection
+    assert isinstance(connection, psycopg.Connection), "the app runs on psycopg 3"
+    with connection.cursor() as cursor:
+        # On this cursor only: the connection goes back to the pool as it was.
+        info = TypeInfo.fetch(connection, "vector")
+        register_vector_info(cursor, info)  # type: ignore[arg-type]
+        cursor.executemany(
+            _UPSERT_VECTOR,
+            [(i, v, model, text_hash(t)) for i, t, v in zip(ids, texts, vectors, strict=True)],
         )
-    )
 
 
 def pending_ids(*, session: Session, model: str) -> list[int]:
@@ -184,13 +213,16 @@ def recorded_model(*, session: Session) -> EmbeddingIndex | None:
 def model_notice(*, session: Session, embedder: Embedder) -> str | None:
     """A sentence for the user when stored vectors were made by another model."""
     recorded = recorded_model(session=session)
-    if recorded is None or (recorded.model, recorded.dimension) == (
-        embedder.model,
-        embedder.dimension,
-    ):
+    return mismatch_notice((recorded.model, recorded.dimension) if recorded else None, embedder)
+
+
+def mismatch_notice(recorded: tuple[str, int] | None, embedder: Embedder) -> str | None:
+    """The same sentence from the recorded (model, dimension), when the caller has read it."""
+    if recorded is None or recorded == (embedder.model, embedder.dimension):
         return None
+    model, dimension = recorded
     return (
-        f"the search index was built with {recorded.model} ({recorded.dimension}-d); "
+        f"the search index was built with {model} ({dimension}-d); "
         f"run `inventory search reindex` for {embedder.model}"
     )
 
@@ -228,17 +260,12 @@ def _column_dimension(session: Session) -> int:
 
 
 def _resize(session: Session, dimension: int) -> None:
-    session.execute(text("DROP INDEX IF EXISTS ix_item_embeddings_hnsw"))
+    session.execute(text(f"DROP INDEX IF EXISTS {VECTOR_INDEX}"))
     session.execute(text("TRUNCATE item_embeddings"))
     session.execute(
         text(f"ALTER TABLE item_embeddings ALTER COLUMN embedding TYPE vector({int(dimension)})")
     )
-    session.execute(
-        text(
-            "CREATE INDEX ix_item_embeddings_hnsw ON item_embeddings "
-            "USING hnsw (embedding vector_cosine_ops)"
-        )
-    )
+    session.execute(text(f"CREATE INDEX {VECTOR_INDEX} {_INDEX_BODY}"))
 
 
 def reindex_plan(*, session: Session, embedder: Embedder, everything: bool = False) -> list[int]:
@@ -261,21 +288,133 @@ def reindex(
 ) -> int:
     """Embed these items one committed batch at a time; returns how many were embedded.
 
-    Interrupted, nothing is lost: a new `reindex_plan` lists only what is still due.
+    Redoing much of the index (BULK_REBUILD_MIN items or more, and at least half the stored
+    vectors) drops the HNSW index first and builds it again at the end, even when interrupted:
+    one build costs a fraction of as many single inserts. Meanwhile searches stay exact, only
+    slower.
+    Interrupted, nothing is lost: a new `reindex_plan` lists only what is still due, and the
+    next `reindex`, even of nothing, builds the index if it is missing.
     """
+    bulk = _worth_rebuilding(session, len(item_ids))
+    if bulk:
+        drop_vector_index(session)
+    try:
+        done = _embed_in_batches(session, embedder, item_ids, batch_size, progress)
+    finally:
+        session.rollback()  # nothing half-done stays open while the index is built
+        ensure_vector_index(session)
+    if done:
+        # Fresh statistics let the planner pick the HNSW and item indexes right away after a
+        # bulk load (an import is usually what made the reindex due).
+        session.execute(text("ANALYZE items, item_embeddings"))
+        session.commit()
+    return done
+
+
+def _embed_in_batches(
+    session: Session,
+    embedder: Embedder,
+    item_ids: Sequence[int],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> int:
     done = 0
+    tree = LocationTree.load(session)  # locations do not change under a reindex
     for start in range(0, len(item_ids), batch_size):
         batch = item_ids[start : start + batch_size]
-        done += embed_items(session=session, item_ids=batch, embedder=embedder, force=True)
+        done += embed_items(
+            session=session, item_ids=batch, embedder=embedder, force=True, tree=tree
+        )
         session.commit()
         session.expunge_all()  # a 100k-item run must not keep every item in memory
         if progress is not None:
             progress(len(batch))
-    if done:
-        # Fresh statistics let the planner pick the HNSW index right away after a bulk load.
-        session.execute(text("ANALYZE item_embeddings"))
-        session.commit()
     return done
+
+
+# ---- the HNSW index -------------------------------------------------------------------------
+
+VECTOR_INDEX = "ix_item_embeddings_hnsw"
+_INDEX_BODY = "ON item_embeddings USING hnsw (embedding vector_cosine_ops)"
+# A reindex of at least this many items, and of at least half the stored vectors, rebuilds.
+BULK_REBUILD_MIN = 5000
+# Room for the whole graph while it is built (vectors plus links, with headroom); a graph that
+# does not fit is built on disk, several times slower.
+BUILD_BYTES_PER_DIMENSION = 4
+BUILD_BYTES_PER_ROW = 1024
+BUILD_MEMORY_MAX_MB = 1024
+
+
+def _worth_rebuilding(session: Session, count: int) -> bool:
+    if count < BULK_REBUILD_MIN:
+        return False
+    stored = session.scalar(select(func.count()).select_from(ItemEmbedding)) or 0
+    return count * 2 >= stored
+
+
+def drop_vector_index(session: Session) -> None:
+    """Drop the HNSW index (commits): bulk writes then skip its per-row upkeep."""
+    session.execute(text(f"DROP INDEX IF EXISTS {VECTOR_INDEX}"))
+    session.commit()
+
+
+def ensure_vector_index(session: Session) -> None:
+    """Build the HNSW index if it is missing or left invalid by an interrupted build.
+
+    CONCURRENTLY, so vectors can still be written meanwhile (items created, the embedding
+    queue), with memory for the whole graph; in parallel where the server allows it.
+    Commits the session first: the build waits for every open transaction, this one too.
+    """
+    valid = session.scalar(
+        text(
+            "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE c.relname = :name"
+        ),
+        {"name": VECTOR_INDEX},
+    )
+    session.commit()
+    if valid:
+        return
+    # Its own connection: CREATE INDEX CONCURRENTLY cannot run inside a transaction.
+    with session.get_bind().engine.connect() as connection:
+        conn = connection.execution_options(isolation_level="AUTOCOMMIT")
+        if valid is False:
+            conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {VECTOR_INDEX}"))
+        memory = _build_memory_mb(conn)
+        try:
+            _build_vector_index(conn, memory, parallel=True)
+        except DBAPIError:
+            # A parallel build keeps the graph in shared memory (/dev/shm), which containers
+            # keep small (64 MB by default); one process builds it in its own memory.
+            log.warning("parallel HNSW build failed; building in one process", exc_info=True)
+            conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {VECTOR_INDEX}"))
+            _build_vector_index(conn, memory, parallel=False)
+
+
+def _build_vector_index(conn: Connection, memory_mb: int, *, parallel: bool) -> None:
+    settings = {
+        "maintenance_work_mem": f"{memory_mb}MB",
+        "statement_timeout": "0",  # a large build outlasts the app's request limit
+    }
+    if not parallel:
+        settings["max_parallel_maintenance_workers"] = "0"
+    for name, value in settings.items():
+        conn.execute(
+            text("SELECT set_config(:name, :value, false)"), {"name": name, "value": value}
+        )
+    try:
+        conn.execute(text(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {VECTOR_INDEX} {_INDEX_BODY}"))
+    finally:
+        for name in settings:
+            conn.execute(text(f"RESET {name}"))
+
+
+def _build_memory_mb(conn: Connection) -> int:
+    rows, dimension = conn.execute(
+        text("SELECT count(*), coalesce(max(vector_dims(embedding)), 0) FROM item_embeddings")
+    ).one()
+    needed = rows * (dimension * BUILD_BYTES_PER_DIMENSION + BUILD_BYTES_PER_ROW)
+    return int(min(BUILD_MEMORY_MAX_MB, max(64, needed // 2**20 + 1)))
 
 
 class EmbeddingQueue:

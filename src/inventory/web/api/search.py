@@ -11,7 +11,7 @@ from inventory.services import search as service
 from inventory.services.items import ItemFilter
 from inventory.web.api.schemas import SearchQuery, SearchResultsSchema
 from inventory.web.auth import requires
-from inventory.web.context import db, embedder
+from inventory.web.context import db, embedder, location_tree
 
 blp = Blueprint("search", __name__, description='"Where is my …?"')
 
@@ -27,5 +27,10 @@ def search(query: dict[str, Any]) -> service.SearchResults:
         location_id=query.get("location_id"), tag=query.get("tag"), archived=query["archived"]
     )
     return service.search(
-        session=db(), query=query["q"], limit=query["limit"], filters=filters, embedder=embedder()
+        session=db(),
+        query=query["q"],
+        limit=query["limit"],
+        filters=filters,
+        embedder=embedder(),
+        tree=location_tree(),
     )
