@@ -13,7 +13,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 
 from tests.compose import standins
 from tests.compose.client import Client
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL_DIR = ROOT / "docker" / "model"
@@ -101,13 +101,6 @@ def model_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in needed:
         shutil.copy(exported / name, MODEL_DIR / name)
     return MODEL_DIR
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -205,7 +198,7 @@ def stack(
     command = _compose_command()
     assert command is not None
     work = tmp_path_factory.mktemp("compose")
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     settings = {
         "COMPOSE_PROJECT_NAME": f"invtest{os.getpid()}{secrets.token_hex(2)}",
         "SECRET_KEY": secrets.token_urlsafe(48),

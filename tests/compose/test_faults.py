@@ -462,10 +462,10 @@ def test_concurrent_updates_one_wins_other_conflicts(api: Api, how: str) -> None
 @pytest.fixture(scope="module")
 def full_stack(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A second stack from the same images whose images volume is a 256 KiB tmpfs."""
-    from tests.compose.conftest import _free_port
+    from tests.ports import free_port
 
     project = f"{stack.project}full"
-    http_port, https_port = _free_port(), _free_port()
+    http_port, https_port = free_port(), free_port()
     changed = {"COMPOSE_PROJECT_NAME": project, "HTTP_PORT": str(http_port)}
     changed["HTTPS_PORT"] = str(https_port)
     lines = [

@@ -30,19 +30,15 @@ from tests.integration.test_migrate_from_pi import (  # noqa: F401 - fixtures us
     SSHD,
     Pi,
     Ssh,
-    _free_port,
     pi,
     pi_postgres,
     sshd,
 )
+from tests.ports import free_port
 
 pytestmark = [
     pytest.mark.compose,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(
-        not (PG15 / "initdb").exists() or not SSHD.exists() or os.geteuid() != 0,
-        reason="needs Debian's postgresql-15 and openssh-server, as root (see .ci/run)",
-    ),
 ]
 
 
@@ -56,8 +52,8 @@ def empty_stack(stack: Stack) -> Iterator[Stack]:
         "COMPOSE_PROJECT_NAME": f"{stack.project}pi",
         "SECRET_KEY": secrets.token_urlsafe(48),
         "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
-        "HTTP_PORT": str(_free_port()),
-        "HTTPS_PORT": str(_free_port()),
+        "HTTP_PORT": str(free_port()),
+        "HTTPS_PORT": str(free_port()),
     }
     env_file = stack.env_file.with_name("pi-target.env")
     env_file.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))

@@ -2,7 +2,6 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlalchemy import text
 from inventory.db import embedded
 from inventory.db.session import Database
 from inventory.settings import Settings
+from tests.ports import free_port
 
 
 def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -129,13 +129,6 @@ def test_users_tokens_import_export(cli_env: dict[str, str], tmp_path: Path) -> 
     assert "nothing imported" in failed.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _get_json(url: str) -> Any:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback only
         return json.load(response)
@@ -143,7 +136,7 @@ def _get_json(url: str) -> Any:
 
 def test_serve_answers_health_on_a_fresh_data_directory(tmp_path: Path) -> None:
     """What a newcomer gets: `inventory serve` with nothing configured but a data folder."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "INVENTORY_DATA_DIR": str(tmp_path / "data"),
