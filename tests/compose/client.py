@@ -70,6 +70,16 @@ class Client:
             headers["Content-Type"] = "application/json"
         return self.request(method, path, body=body, headers=headers)
 
+    def upload_photo(self, item_id: int, filename: str = "photo.jpg") -> Response:
+        """A real JPEG (Pillow) to the item's photos, as the add-photo form sends it."""
+        body, content_type = multipart("photos", filename, jpeg(), "image/jpeg")
+        return self.request(
+            "POST",
+            f"/api/v1/items/{item_id}/photos",
+            body=body,
+            headers={"Content-Type": content_type, "X-CSRFToken": self.csrf},
+        )
+
     def sign_in(self, username: str, password: str) -> None:
         form = self.get("/login")
         assert form.status == 200, form.status

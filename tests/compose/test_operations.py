@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from inventory.services import backup
-from tests.compose.client import Client, jpeg, multipart
+from tests.compose.client import Client
 from tests.compose.conftest import FIGURES, ROOT, Stack
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(900)]
@@ -30,13 +30,7 @@ def _item_with_photo(admin: Client, name: str) -> int:
     made = admin.api("POST", "/api/v1/items", {"name": name, "location": "Ops/Shelf"})
     assert made.status == 201, made.body[:300]
     item_id: int = made.json()["id"]
-    body, content_type = multipart("photos", "ops.jpg", jpeg(), "image/jpeg")
-    uploaded = admin.request(
-        "POST",
-        f"/api/v1/items/{item_id}/photos",
-        body=body,
-        headers={"Content-Type": content_type, "X-CSRFToken": admin.csrf},
-    )
+    uploaded = admin.upload_photo(item_id, "ops.jpg")
     assert uploaded.status == 201, uploaded.body[:300]
     return item_id
 

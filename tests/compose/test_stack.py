@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.compose.client import CSRF_FIELD, Client, Response, csrf_from, jpeg, multipart
+from tests.compose.client import CSRF_FIELD, Client, Response, csrf_from
 from tests.compose.conftest import ADMIN, FIGURES, HEALTHY_WITHIN, PASSWORD, Stack
 
 pytestmark = [pytest.mark.compose, pytest.mark.timeout(1500)]
@@ -46,13 +46,7 @@ def items(admin: Client) -> dict[str, int]:
 
 @pytest.fixture(scope="session")
 def photo(admin: Client, items: dict[str, int]) -> dict[str, Any]:
-    body, content_type = multipart("photos", "drill.jpg", jpeg(), "image/jpeg")
-    reply = admin.request(
-        "POST",
-        f"/api/v1/items/{items['Cordless drill']}/photos",
-        body=body,
-        headers={"Content-Type": content_type, "X-CSRFToken": admin.csrf},
-    )
+    reply = admin.upload_photo(items["Cordless drill"], "drill.jpg")
     assert reply.status == 201, reply.body[:500]
     uploaded: dict[str, Any] = reply.json()["photos"][0]
     return uploaded
