@@ -197,25 +197,11 @@ def test_cli_backup_and_restore(settings: Settings, admin: ApiClient, tmp_path: 
         "SECRET_KEY": settings.secret_key,
     }
     archive = tmp_path / "cli.tar"
-    made = subprocess.run(
-        [sys.executable, "-m", "inventory", "backup", "--output", str(archive)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    made = _inventory(env, "backup", "--output", str(archive))
     assert made.returncode == 0, made.stderr
     assert "2 items" in made.stdout
     assert "Backing up" in made.stderr
-    refused = subprocess.run(
-        [sys.executable, "-m", "inventory", "restore", str(archive)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    refused = _inventory(env, "restore", str(archive))
     assert refused.returncode == 2
     assert "--force" in refused.stderr
 
@@ -258,6 +244,20 @@ def _seed_big(settings: Settings, database: Database) -> None:
                 store.put(f"{key}-{size}.webp", os.urandom(48_000))
 
 
+def _inventory(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """The `inventory` command, run to its end as a person would."""
+    return subprocess.run(
+        [sys.executable, "-m", "inventory", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+    )
+
+
 def _restore_process(env: dict[str, str], archive: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "inventory", "restore", str(archive), *args],
@@ -265,6 +265,10 @@ def _restore_process(env: dict[str, str], archive: Path, *args: str) -> subproce
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def _runs_psql(process: subprocess.Popen[bytes]) -> bool:
+    return any(name == "psql" for _, name in _children(process.pid))
 
 
 def _children(pid: int) -> list[tuple[int, str]]:
@@ -341,9 +345,7 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
 
     # Killed while psql loads the dump: its transaction dies with it.
     process = _restore_process(env, archive)
-    seconds, children = _kill_when(
-        process, lambda: any(name == "psql" for _, name in _children(process.pid)), "psql"
-    )
+    seconds, children = _kill_when(process, lambda: _runs_psql(process), "psql")
     print(f"killed {seconds:.1f} s into the restore, while psql was loading")
     _wait_gone(children)  # psql dies with it: its transaction is rolled back
     target_db.engine.dispose()
@@ -353,14 +355,7 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
     assert _photo_files(target_settings) == {}
 
     # Run again: it works, and the abandoned staging folders are gone.
-    rerun = subprocess.run(
-        [sys.executable, "-m", "inventory", "restore", str(archive)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    rerun = _inventory(env, "restore", str(archive), timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert _snapshot(target_db)["items"] == _snapshot(database)["items"]
     assert _photo_bytes(target_settings, target_db) == _photo_bytes(settings, database)
@@ -380,21 +375,12 @@ def test_a_forced_restore_killed_half_way_keeps_the_old_data(
     env = _cli_env(settings, target_settings, target_db)
 
     process = _restore_process(env, big, "--force")
-    _, children = _kill_when(
-        process, lambda: any(n == "psql" for _, n in _children(process.pid)), "psql"
-    )
+    _, children = _kill_when(process, lambda: _runs_psql(process), "psql")
     _wait_gone(children)
     target_db.engine.dispose()
     assert _snapshot(target_db) == before
     assert _photo_files(target_settings) == files_before
 
-    rerun = subprocess.run(
-        [sys.executable, "-m", "inventory", "restore", "--force", str(big)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-    )
+    rerun = _inventory(env, "restore", "--force", str(big), timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert len(_snapshot(target_db)["items"]) == BIG_ITEMS + 2
