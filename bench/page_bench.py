@@ -23,11 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.embedding_model import onnx_embedder
 
+from inventory import accounts, search
 from inventory.app import create_app
+from inventory.catalog import locations
 from inventory.db import migrate
 from inventory.db.models import Item, Role
 from inventory.db.session import open_database
-from inventory.services import accounts, indexing, locations
+from inventory.search import reindex
 from inventory.settings import Settings
 
 SEED = """
@@ -75,10 +77,10 @@ def main() -> None:
                 locations.ensure_path(session=session, path=path)
             session.execute(text(SEED), {"count": args.items, "places": len(PLACES) + 5})
             ids = list(session.scalars(select(Item.id)))
-            indexing.refresh_items(session, item_ids=ids)
+            search.refresh_items(session, item_ids=ids)
             session.commit()
             viewed = rng.sample(ids, 50)
-            indexing.reindex(session=session, embedder=embedder, item_ids=viewed)
+            reindex.run(session=session, embedder=embedder, item_ids=viewed)
             accounts.create_user(
                 session=session, username="bench", password="bench " * 3, role=Role.editor
             )

@@ -40,7 +40,7 @@ def child(path: str, draft: bool) -> None:
     """One measurement; prints a JSON line. Path "-" measures the interpreter and codecs only."""
     from PIL import Image
 
-    from inventory.services.photo_processing import process_photo
+    from inventory.photos.processing import process_photo
 
     tiny = io.BytesIO()
     Image.new("RGB", (64, 48)).save(tiny, "JPEG")

@@ -27,12 +27,13 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from sqlalchemy import select, text
 from tests.embedding_model import model_path, model_settings, onnx_embedder
 
+from inventory import accounts, search
+from inventory.catalog.tree import LocationTree
 from inventory.db import migrate
 from inventory.db.models import Item, Role
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder, get_embedder
-from inventory.services import accounts, indexing
-from inventory.services.tree import LocationTree
+from inventory.search import refresh, reindex, vectors
 from inventory.settings import Settings
 
 CACHE = Path(".pytest_cache/d/inventory-models").resolve()
@@ -135,9 +136,9 @@ def run(size: int, data_dir: Path, requests: int) -> None:
     _load(database, size)
     embedder = get_embedder(settings, threads=os.cpu_count() or 1)
     with database.session() as session:
-        ids = indexing.reindex_plan(session=session, embedder=embedder)
+        ids = reindex.plan(session=session, embedder=embedder)
         started = time.perf_counter()
-        indexing.reindex(session=session, embedder=embedder, item_ids=ids, batch_size=256)
+        reindex.run(session=session, embedder=embedder, item_ids=ids, batch_size=256)
         elapsed = time.perf_counter() - started
         token = _token(session)
     print(f"indexing: {len(ids) / elapsed:.0f} items/s ({len(ids)} items in {elapsed:.1f} s)")
@@ -198,8 +199,8 @@ def _load(database: Database, size: int) -> None:
     with database.session() as session:
         all_ids = list(session.scalars(text("SELECT id FROM items")))
         for start in range(0, len(all_ids), 5000):
-            indexing.refresh_items(session, item_ids=all_ids[start : start + 5000])
-            session.info.pop(indexing.PENDING, None)
+            search.refresh_items(session, item_ids=all_ids[start : start + 5000])
+            session.info.pop(refresh.PENDING, None)
         session.commit()
 
 
@@ -208,7 +209,7 @@ def _model_alone(database: Database, embedder: Embedder, count: int = 2048) -> f
     with database.session() as session:
         tree = LocationTree.load(session)
         found = session.scalars(select(Item).order_by(Item.id).limit(count))
-        texts = [indexing.embedding_text(item, tree) for item in found]
+        texts = [vectors.embedding_text(item, tree) for item in found]
     started = time.perf_counter()
     embedder.embed(texts)
     return len(texts) / (time.perf_counter() - started)

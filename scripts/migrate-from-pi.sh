@@ -5,7 +5,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PI_ENV_PY="$ROOT/src/inventory/services/pi_env.py"
+PI_ENV_PY="$ROOT/src/inventory/operations/pi_env.py"
 
 usage() {
   cat <<'EOF'

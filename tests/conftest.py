@@ -15,12 +15,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from inventory import accounts
 from inventory.app import create_app
 from inventory.db import migrate
 from inventory.db.models import Base, Role, User
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder
-from inventory.services import accounts
 from inventory.settings import Settings
 
 PASSWORD = "correct horse battery staple"

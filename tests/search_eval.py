@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from sqlalchemy.orm import Session
 
+from inventory import search
+from inventory.catalog import items
 from inventory.embeddings import Embedder
-from inventory.services import items, search
 
 EVAL_FILE = Path(__file__).parent / "data" / "search_eval.json"
 Mode = Literal["keyword", "vector", "hybrid"]

@@ -10,11 +10,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
+from inventory import search
+from inventory.accounts import SESSION_LIFETIME
+from inventory.catalog.fields import MAX_ID
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder, EmbeddingUnavailable, get_embedder
-from inventory.services import indexing
-from inventory.services.accounts import SESSION_LIFETIME
-from inventory.services.schemas import MAX_ID
 from inventory.settings import Settings
 from inventory.web import api, errors, health, images, observability, views
 from inventory.web.auth import csrf, enforce_access
@@ -101,7 +101,7 @@ def _embeddings(
             app.extensions["inventory.embedder_error"] = str(exc)
     app.extensions["inventory.embedder"] = embedder
     if embedder is not None:
-        queue = indexing.EmbeddingQueue(sessions=database.sessions, embedder=embedder)
+        queue = search.EmbeddingQueue(sessions=database.sessions, embedder=embedder)
         queue.attach()
         app.extensions["inventory.embedding_queue"] = queue
 

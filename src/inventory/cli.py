@@ -12,10 +12,11 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
+from inventory import accounts
+from inventory.catalog import transfer as csv_transfer
 from inventory.db import migrate
 from inventory.db.session import Database, open_database
-from inventory.services import accounts, csv_transfer
-from inventory.services.errors import DomainError
+from inventory.errors import DomainError
 from inventory.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,7 +53,7 @@ def _database(upgrade: bool = True) -> Iterator[Database]:
 
 
 def _upgrade(settings: Settings, database: Database) -> None:
-    from inventory.services.backup_policy import upgrade_schema
+    from inventory.operations.upgrade import upgrade_schema
 
     safety = upgrade_schema(settings=settings, database=database)
     if safety is not None:
@@ -249,8 +250,8 @@ def images() -> None:
 @_friendly_errors
 def images_migrate(target: str, keep_source: bool) -> None:
     """Move every photo file to the other store (resumable), then set IMAGE_STORAGE_METHOD."""
-    from inventory.services import photos
-    from inventory.services.image_store import open_store
+    from inventory.photos import maintenance
+    from inventory.photos.store import open_store
     from inventory.settings import StorageMethod
 
     settings = _settings()
@@ -262,9 +263,9 @@ def images_migrate(target: str, keep_source: bool) -> None:
             session=session,
             method="database" if target == "database" else "filesystem",
         )
-        total = len(photos.referenced_names(session))
+        total = len(maintenance.referenced_names(session))
         with click.progressbar(length=max(total, 1), label="Moving images", file=sys.stderr) as bar:
-            report = photos.migrate_images(
+            report = maintenance.migrate_images(
                 session=session,
                 source=source,
                 target=destination,
@@ -295,8 +296,8 @@ def images_migrate(target: str, keep_source: bool) -> None:
 @_friendly_errors
 def images_gc(dry_run: bool, min_age_minutes: int) -> None:
     """Remove image files and blobs that no photo refers to, in both stores."""
-    from inventory.services import photos
-    from inventory.services.image_store import DatabaseStore, FilesystemStore
+    from inventory.photos import maintenance
+    from inventory.photos.store import DatabaseStore, FilesystemStore
 
     settings = _settings()
     with _session() as session:
@@ -305,7 +306,7 @@ def images_gc(dry_run: bool, min_age_minutes: int) -> None:
             DatabaseStore(session),
         )
         for store in stores:
-            removed = photos.collect_garbage(session=session, store=store, dry_run=dry_run)
+            removed = maintenance.collect_garbage(session=session, store=store, dry_run=dry_run)
             for name in removed:
                 click.echo(f"{store.method}: {name}", err=True)
             verb = "would remove" if dry_run else "removed"
@@ -326,16 +327,16 @@ def search_reindex(everything: bool, batch_size: int) -> None:
     import os
 
     from inventory.embeddings import EmbeddingUnavailable, get_embedder
-    from inventory.services import indexing
+    from inventory.search import reindex
 
     try:
         embedder = get_embedder(_settings(), threads=os.cpu_count() or 1)
     except EmbeddingUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     with _session() as session:
-        ids = indexing.reindex_plan(session=session, embedder=embedder, everything=everything)
+        ids = reindex.plan(session=session, embedder=embedder, everything=everything)
         with click.progressbar(length=len(ids), label="Embedding", file=sys.stderr) as bar:
-            done = indexing.reindex(
+            done = reindex.run(
                 session=session,
                 embedder=embedder,
                 item_ids=ids,
@@ -385,32 +386,32 @@ def model_export_onnx(model: str) -> None:
 @_friendly_errors
 def backup_command(output: Path | None, keep: int | None, every: str | None) -> None:
     """Write one archive: database dump, photos, settings and a checksummed manifest."""
-    from inventory.services import backup_policy
+    from inventory.operations import schedule
 
     settings = _settings()
-    folder = backup_policy.backups_dir(settings)
+    folder = settings.backups_path
     if every is None:
         _backup_once(settings, output)
         if keep is not None:
-            backup_policy.prune(folder, keep=keep)
+            schedule.prune(folder, keep=keep)
         return
     if output is not None:
         raise click.UsageError("--every writes dated archives into the backups folder: no --output")
     from inventory.web.observability import configure_logging
 
     configure_logging(settings.log_format)
-    backup_policy.run_scheduled(
+    schedule.run_scheduled(
         take_backup=lambda: _backup_once(settings, None),
         folder=folder,
-        every=backup_policy.parse_interval(every),
+        every=schedule.parse_interval(every),
         keep=keep or 7,
     )
 
 
 def _backup_once(settings: Settings, output: Path | None) -> Path:
-    from inventory.services import backup, backup_policy
+    from inventory.operations import backup
 
-    target = output or backup_policy.backups_dir(settings) / backup.default_name()
+    target = output or settings.backups_path / backup.default_name()
     with (
         _database() as database,
         click.progressbar(
@@ -431,7 +432,7 @@ def _backup_once(settings: Settings, output: Path | None) -> Path:
 @_friendly_errors
 def restore_command(archive: Path, force: bool) -> None:
     """Restore a backup archive after checking every member's checksum."""
-    from inventory.services import backup
+    from inventory.operations import backup, restore
 
     settings = _settings()
     with (
@@ -440,7 +441,7 @@ def restore_command(archive: Path, force: bool) -> None:
             length=backup.member_count(archive) or 1, label="Restoring", file=sys.stderr
         ) as bar,
     ):
-        manifest = backup.restore(
+        manifest = restore.restore(
             settings=settings,
             database=database,
             archive_path=archive,
@@ -466,7 +467,7 @@ def device() -> None:
 @_friendly_errors
 def device_register(config_dir: Path | None) -> None:
     """Register with CF_WORKER_URL over mutual TLS; keeps the host name and tunnel token."""
-    from inventory.services import device as service
+    from inventory.operations import device as service
 
     settings = _settings()
     done = service.register(
@@ -494,7 +495,7 @@ def migrate_from_pi(staging: Path, force: bool, no_reindex: bool, as_json: bool)
     import os
 
     from inventory.embeddings import get_embedder
-    from inventory.services import pi_migration
+    from inventory.operations import pi_migration
 
     settings = _settings()
     with _database(upgrade=False) as database:

@@ -56,7 +56,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     metrics_dir = _shared_metrics_dir()
     from inventory.app import create_app
     from inventory.db.session import open_database
-    from inventory.services.backup_policy import upgrade_schema
+    from inventory.operations.upgrade import upgrade_schema
     from inventory.web.observability import configure_logging
 
     configure_logging(settings.log_format)

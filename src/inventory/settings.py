@@ -79,6 +79,11 @@ class Settings:
         return self.image_dir or self.data_dir / "images"
 
     @property
+    def backups_path(self) -> Path:
+        """Where backups go unless told otherwise: scheduled, before upgrades, before restores."""
+        return self.data_dir / "backups"
+
+    @property
     def model_cache(self) -> Path:
         return self.transformers_cache or self.hf_home or self.data_dir / "models"
 

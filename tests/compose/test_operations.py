@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from inventory.services import backup
+from inventory.operations import backup
 from tests.compose.client import Client
 from tests.compose.conftest import FIGURES, ROOT, Stack
 

@@ -22,10 +22,10 @@ from sqlalchemy.engine import make_url
 
 from inventory.db import embedded, migrate
 from inventory.db.session import Database
-from inventory.services import backup
-from inventory.services.errors import Conflict, InvalidInput
-from inventory.services.image_store import FilesystemStore, open_store
-from inventory.services.photos import referenced_names
+from inventory.errors import Conflict, InvalidInput
+from inventory.operations import backup, restore, staging
+from inventory.photos.maintenance import referenced_names
+from inventory.photos.store import FilesystemStore, open_store
 from inventory.settings import Settings
 from tests.conftest import ApiClient
 
@@ -110,7 +110,7 @@ def test_backup_then_restore_into_a_fresh_install_gives_the_same_data(
     assert settings.secret_key not in json.dumps(config)
 
     target_settings, target_db = target
-    backup.restore(settings=target_settings, database=target_db, archive_path=result.path)
+    restore.restore(settings=target_settings, database=target_db, archive_path=result.path)
     assert _snapshot(target_db) == _snapshot(database)
     assert _photo_bytes(target_settings, target_db) == _photo_bytes(settings, database)
     assert migrate.is_current(target_db.engine)
@@ -123,7 +123,7 @@ def test_photos_travel_between_storage_methods(
     archive = backup.backup(settings=settings, database=database, output=tmp_path / "b.tar").path
     target_settings, target_db = target
     in_database = replace(target_settings, image_storage_method="database")
-    backup.restore(settings=in_database, database=target_db, archive_path=archive)
+    restore.restore(settings=in_database, database=target_db, archive_path=archive)
     assert _photo_bytes(in_database, target_db) == _photo_bytes(settings, database)
 
 
@@ -142,13 +142,13 @@ def test_a_damaged_member_is_named_and_nothing_is_touched(
             copy.addfile(member, io.BytesIO(data))
     target_settings, target_db = target
     with pytest.raises(InvalidInput, match=f"member '{bad_name}' is damaged"):
-        backup.restore(settings=target_settings, database=target_db, archive_path=damaged)
+        restore.restore(settings=target_settings, database=target_db, archive_path=damaged)
     assert migrate.current_revision(target_db.engine) is None  # the target was not touched
 
     truncated = tmp_path / "truncated.tar"
     truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
     with pytest.raises(InvalidInput):
-        backup.restore(settings=target_settings, database=target_db, archive_path=truncated)
+        restore.restore(settings=target_settings, database=target_db, archive_path=truncated)
 
 
 def test_restore_over_data_needs_force_and_keeps_a_safety_copy(
@@ -158,9 +158,9 @@ def test_restore_over_data_needs_force_and_keeps_a_safety_copy(
     archive = backup.backup(settings=settings, database=database, output=tmp_path / "b.tar").path
     admin.post("/api/v1/items", json={"name": "Made after the backup"})
     with pytest.raises(Conflict, match="--force"):
-        backup.restore(settings=settings, database=database, archive_path=archive)
+        restore.restore(settings=settings, database=database, archive_path=archive)
     safety = tmp_path / "safety"
-    backup.restore(
+    restore.restore(
         settings=settings, database=database, archive_path=archive, force=True, safety_dir=safety
     )
     names = [row[1] for row in _snapshot(database)["items"]]
@@ -184,7 +184,7 @@ def test_an_older_schema_is_migrated_after_restore(
     assert backup.verify(archive)["schema_revision"] == "0001"
     with old_db.engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    backup.restore(settings=old_settings, database=old_db, archive_path=archive)
+    restore.restore(settings=old_settings, database=old_db, archive_path=archive)
     assert migrate.is_current(old_db.engine)
     assert _snapshot(old_db)["items"][0][1] == "Old lamp"
 
@@ -337,7 +337,7 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
     process = _restore_process(env, archive)
     _kill_when(
         process,
-        lambda: any(path.is_file() for path in staged.glob(f"{backup.STAGING_PREFIX}*/*")),
+        lambda: any(path.is_file() for path in staged.glob(f"{staging.STAGING_PREFIX}*/*")),
         "photo staging",
     )
     assert migrate.current_revision(target_db.engine) is None
@@ -359,7 +359,7 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
     assert rerun.returncode == 0, rerun.stderr
     assert _snapshot(target_db)["items"] == _snapshot(database)["items"]
     assert _photo_bytes(target_settings, target_db) == _photo_bytes(settings, database)
-    assert not list(staged.glob(f"{backup.STAGING_PREFIX}*"))
+    assert not list(staged.glob(f"{staging.STAGING_PREFIX}*"))
 
 
 def test_a_forced_restore_killed_half_way_keeps_the_old_data(
@@ -370,7 +370,7 @@ def test_a_forced_restore_killed_half_way_keeps_the_old_data(
     _seed_big(settings, database)
     big = backup.backup(settings=settings, database=database, output=tmp_path / "big.tar").path
     target_settings, target_db = target
-    backup.restore(settings=target_settings, database=target_db, archive_path=small)
+    restore.restore(settings=target_settings, database=target_db, archive_path=small)
     before, files_before = _snapshot(target_db), _photo_files(target_settings)
     env = _cli_env(settings, target_settings, target_db)
 

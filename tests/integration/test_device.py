@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import trustme
 
-from inventory.services import device
+from inventory.operations import device
 from inventory.settings import Settings
 
 TOKEN = "eyJhIjoiMTIzNDU2Nzg5MCIsInQiOiJhYmMifQ=="

@@ -29,14 +29,14 @@ import pytest
 from PIL import Image
 from sqlalchemy import create_engine, text
 
+from inventory import accounts
 from inventory.app import create_app
 from inventory.db import embedded, migrate
 from inventory.db.models import Role
 from inventory.db.session import Database
 from inventory.embeddings import Embedder
-from inventory.services import accounts
-from inventory.services.image_store import FilesystemStore
-from inventory.services.photo_processing import process_photo
+from inventory.photos.processing import process_photo
+from inventory.photos.store import FilesystemStore
 from inventory.settings import Settings
 from tests.embedding_model import model_path
 from tests.ports import free_port
@@ -637,7 +637,7 @@ def test_bad_input_is_named(pi: Pi, target: Target, sshd: Ssh, tmp_path: Path) -
 
 
 def test_env_conversion_keeps_secrets_and_quotes_what_compose_would_misread() -> None:
-    from inventory.services import pi_env
+    from inventory.operations import pi_env
 
     pairs = pi_env.parse(
         "export POSTGRES_HOST=127.0.0.1\n"
@@ -670,7 +670,7 @@ def test_vectors_made_by_another_model_are_redone(
 ) -> None:
     """A Pi on a later release (search tables there) whose vectors came from another model:
     the migration makes them again with this installation's model."""
-    from inventory.services import backup, pi_migration
+    from inventory.operations import pgtools, pi_migration
 
     source = Database(embedded.start(settings.data_dir / "postgres", "pi_source_other_model"))
     try:
@@ -694,7 +694,9 @@ def test_vectors_made_by_another_model_are_redone(
             )
         staging = tmp_path / "staging"
         staging.mkdir()
-        backup._run([backup._tool("pg_dump"), "-Fc", f"--file={staging / 'database.dump'}"], source)
+        pgtools.run_tool(
+            [pgtools.pg_tool("pg_dump"), "-Fc", f"--file={staging / 'database.dump'}"], source
+        )
     finally:
         source.close()
     database = target.database()

@@ -22,8 +22,8 @@ from inventory.app import create_app
 from inventory.cli import main
 from inventory.db.models import ImageBlob, Photo
 from inventory.db.session import Database
-from inventory.services import photos as photo_service
-from inventory.services.image_store import DatabaseStore, FilesystemStore
+from inventory.photos import maintenance
+from inventory.photos.store import DatabaseStore, FilesystemStore
 from inventory.settings import Settings
 from tests.conftest import ApiClient
 
@@ -542,10 +542,10 @@ def test_migrate_is_resumable(make_env: Callable[..., PhotoEnv], session: Sessio
     env = make_env(image_storage_method="filesystem")
     upload(env.editor, new_item(env.editor), (jpeg(), "a.jpg"))
     source, target = FilesystemStore(env.image_dir), DatabaseStore(session)
-    first = photo_service.migrate_images(
+    first = maintenance.migrate_images(
         session=session, source=source, target=target, keep_source=True
     )
-    again = photo_service.migrate_images(session=session, source=source, target=target)
+    again = maintenance.migrate_images(session=session, source=source, target=target)
     assert (first.copied, again.copied, again.already_there) == (2, 0, 2)
     assert again.removed_from_source == 2
     assert env.files() == []

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from inventory.catalog import items
 from inventory.cli import main
 from inventory.db.models import ItemEmbedding
 from inventory.embeddings import Embedder
-from inventory.services import items
 from inventory.settings import Settings
 from tests.embedding_model import model_path
 

@@ -9,8 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from inventory import search
+from inventory.catalog import items
 from inventory.embeddings import Embedder
-from inventory.services import indexing, items, search
+from inventory.search import hnsw, ranking, reindex
 
 HOUSE = [
     ("Down sleeping bag", "Home/Attic/Camping bin", ["camping"]),
@@ -37,9 +39,9 @@ def _stock(session: Session, embedder: Embedder | None) -> None:
 def rebuilt_statements() -> Iterator[None]:
     """Search statements are built once per filter; a test that changes a bound rebuilds them,
     before and after, so no other test sees its values."""
-    search.clear_statement_cache()
+    ranking.clear_statement_cache()
     yield
-    search.clear_statement_cache()
+    ranking.clear_statement_cache()
 
 
 def _index_valid(session: Session) -> bool | None:
@@ -57,7 +59,7 @@ def test_a_crowded_place_is_ranked_through_the_vector_index(
     session: Session, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, rebuilt_statements: None
 ) -> None:
     _stock(session, embedder)
-    monkeypatch.setattr(search, "PLACE_EXACT_MAX", 1)  # the attic holds 3: crowded
+    monkeypatch.setattr(ranking, "PLACE_EXACT_MAX", 1)  # the attic holds 3: crowded
     found = search.search(session=session, query="what's up in the attic", embedder=embedder)
     top = found.results[:3]
     assert top
@@ -68,7 +70,7 @@ def test_a_word_shared_by_many_items_scores_only_the_first_matches(
     session: Session, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, rebuilt_statements: None
 ) -> None:
     _stock(session, embedder)
-    monkeypatch.setattr(search, "KEYWORD_SCAN", 2)
+    monkeypatch.setattr(ranking, "KEYWORD_SCAN", 2)
     found = search.search(session=session, query="camping", embedder=embedder, mode="keyword")
     assert len(found.results) == 2  # four items say "camping"
     assert all(hit.reason == "matched: camping" for hit in found.results)
@@ -78,17 +80,17 @@ def test_a_bulk_reindex_rebuilds_the_vector_index(
     session: Session, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _stock(session, embedder)
-    monkeypatch.setattr(indexing, "BULK_REBUILD_MIN", 1)
-    due = indexing.reindex_plan(session=session, embedder=embedder, everything=True)
+    monkeypatch.setattr(reindex, "BULK_REBUILD_MIN", 1)
+    due = reindex.plan(session=session, embedder=embedder, everything=True)
     dropped = []
-    original_drop = indexing.drop_vector_index
+    original_drop = hnsw.drop_vector_index
 
     def drop_and_note(session: Session) -> None:
         original_drop(session)
         dropped.append(_index_valid(session))
 
-    monkeypatch.setattr(indexing, "drop_vector_index", drop_and_note)
-    assert indexing.reindex(session=session, embedder=embedder, item_ids=due) == len(HOUSE)
+    monkeypatch.setattr(reindex, "drop_vector_index", drop_and_note)
+    assert reindex.run(session=session, embedder=embedder, item_ids=due) == len(HOUSE)
     assert dropped == [None]  # gone while the vectors were written
     assert _index_valid(session) is True
     found = search.search(session=session, query="warm bag for sleeping", embedder=embedder)
@@ -99,6 +101,6 @@ def test_a_reindex_of_nothing_still_builds_a_missing_index(
     session: Session, embedder: Embedder
 ) -> None:
     _stock(session, embedder)
-    indexing.drop_vector_index(session)  # as an interrupted bulk reindex leaves it
-    assert indexing.reindex(session=session, embedder=embedder, item_ids=[]) == 0
+    hnsw.drop_vector_index(session)  # as an interrupted bulk reindex leaves it
+    assert reindex.run(session=session, embedder=embedder, item_ids=[]) == 0
     assert _index_valid(session) is True

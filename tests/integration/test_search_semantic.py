@@ -14,7 +14,7 @@ from inventory.app import create_app
 from inventory.db.models import EmbeddingIndex, ItemEmbedding
 from inventory.db.session import Database
 from inventory.embeddings import Embedder
-from inventory.services import indexing
+from inventory.search import reindex, vectors
 from inventory.settings import Settings
 from tests.conftest import ApiClient
 
@@ -192,7 +192,7 @@ def test_reindex_rebuilds_after_a_model_change(
     session: Session, embedder: Embedder, editor: ApiClient
 ) -> None:
     _stock(editor)
-    indexing.record_model(session=session, embedder=embedder)
+    vectors.record_model(session=session, embedder=embedder)
     # As if the vectors had been made by another model.
     session.execute(update(ItemEmbedding).values(model="old/model"))
     session.execute(update(EmbeddingIndex).values(model="old/model"))
@@ -200,11 +200,11 @@ def test_reindex_rebuilds_after_a_model_change(
     stale = _search(editor, "warm bag for camping")
     assert stale["notices"]
     assert "reindex" in stale["notices"][0]
-    due = indexing.reindex_plan(session=session, embedder=embedder)
+    due = reindex.plan(session=session, embedder=embedder)
     assert len(due) == len(HOUSE)
-    done = indexing.reindex(session=session, embedder=embedder, item_ids=due, batch_size=4)
+    done = reindex.run(session=session, embedder=embedder, item_ids=due, batch_size=4)
     assert done == len(HOUSE)
-    assert indexing.reindex_plan(session=session, embedder=embedder) == []
+    assert reindex.plan(session=session, embedder=embedder) == []
     models = set(session.scalars(select(ItemEmbedding.model)))
     assert models == {embedder.model}
     fresh = _search(editor, "warm bag for camping")

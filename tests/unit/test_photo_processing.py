@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from PIL import ExifTags, Image, ImageCms
 
-from inventory.services.errors import InvalidInput, NotFound, UnsupportedMediaType
-from inventory.services.image_store import FilesystemStore, check_name, file_name
-from inventory.services.photo_processing import (
+from inventory.errors import InvalidInput, NotFound, UnsupportedMediaType
+from inventory.photos.processing import (
     DISPLAY_SIZE,
     THUMBNAIL_SIZE,
     content_key,
     decode,
     process_photo,
 )
+from inventory.photos.store import FilesystemStore, check_name, file_name
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
 

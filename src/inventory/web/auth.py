@@ -11,9 +11,9 @@ from flask import current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.wrappers import Response
 
+from inventory import accounts
 from inventory.db.models import Role
-from inventory.services import accounts
-from inventory.services.errors import Forbidden, Unauthorized
+from inventory.errors import Forbidden, Unauthorized
 from inventory.web.context import Principal, db, principal
 
 F = TypeVar("F", bound=Callable[..., Any])

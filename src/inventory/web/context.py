@@ -8,10 +8,10 @@ from typing import Literal
 from flask import current_app, g
 from sqlalchemy.orm import Session
 
+from inventory.catalog.tree import LocationTree
 from inventory.db.models import User
 from inventory.db.session import Database
 from inventory.embeddings import Embedder
-from inventory.services.tree import LocationTree
 from inventory.settings import Settings
 
 

@@ -13,7 +13,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from inventory.services.errors import DomainError, TooManyAttempts
+from inventory.errors import DomainError, TooManyAttempts
 from inventory.web.auth import is_api_request
 
 log = logging.getLogger(__name__)

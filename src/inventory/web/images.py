@@ -11,9 +11,9 @@ from flask import Blueprint, request, send_file
 from werkzeug.wrappers import Response
 
 from inventory.db.models import Role
-from inventory.services import photos
-from inventory.services.errors import NotFound
-from inventory.services.image_store import FilesystemStore, media_type, open_store
+from inventory.errors import NotFound
+from inventory.photos import uploads as photos
+from inventory.photos.store import FilesystemStore, media_type, open_store
 from inventory.web.auth import requires
 from inventory.web.context import db, settings
 

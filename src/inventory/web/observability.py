@@ -27,7 +27,7 @@ from prometheus_client import (
 )
 
 from inventory.db.models import Role
-from inventory.services.errors import Forbidden
+from inventory.errors import Forbidden
 from inventory.web.auth import load_principal, public
 from inventory.web.context import principal
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import session as cookie
 from flask_smorest import Blueprint
 
+from inventory import accounts as service
 from inventory.db.models import ApiToken, Role, User
-from inventory.services import accounts as service
 from inventory.web.api.schemas import (
     NewTokenSchema,
     PasswordChangeSchema,

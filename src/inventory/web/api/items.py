@@ -7,10 +7,12 @@ from typing import Any
 from flask import g, request
 from flask_smorest import Blueprint
 
+from inventory.catalog import history
+from inventory.catalog import item_queries as queries
+from inventory.catalog import items as service
 from inventory.db.models import Item, ItemHistory, Role
-from inventory.services import history, similar
-from inventory.services import items as service
-from inventory.services.errors import Conflict, InvalidInput, PreconditionFailed
+from inventory.errors import Conflict, InvalidInput, PreconditionFailed
+from inventory.search import similar
 from inventory.web.api.schemas import (
     BulkMoveSchema,
     BulkResultSchema,
@@ -64,10 +66,10 @@ def list_items(
     location_id: int | None = None,
     tag: str | None = None,
     q: str | None = None,
-) -> service.ItemPage:
+) -> queries.ItemPage:
     """List items, with paging, sorting and filters (a location includes everything under it)."""
-    filters = service.ItemFilter(location_id=location_id, tag=tag, archived=archived, text=q)  # type: ignore[arg-type]
-    return service.list_items(
+    filters = queries.ItemFilter(location_id=location_id, tag=tag, archived=archived, text=q)  # type: ignore[arg-type]
+    return queries.list_items(
         session=db(),
         filters=filters,
         sort=sort,
@@ -108,7 +110,7 @@ def similar_items(query: dict[str, Any], item_id: int) -> dict[str, Any]:
 @blp.response(200, ItemSchema)
 @requires(Role.viewer)
 def get_item(item_id: int) -> tuple[Item, int, dict[str, str]]:
-    return _with_etag(service.get_item(session=db(), item_id=item_id))
+    return _with_etag(queries.get_item(session=db(), item_id=item_id))
 
 
 @blp.route("/<id:item_id>", methods=["PATCH"])

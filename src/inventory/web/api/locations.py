@@ -6,8 +6,8 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from inventory.catalog import locations as service
 from inventory.db.models import Location, Role
-from inventory.services import locations as service
 from inventory.web.api.schemas import (
     LocationCreateSchema,
     LocationDeleteQuery,

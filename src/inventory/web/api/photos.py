@@ -10,8 +10,8 @@ from flask_smorest.fields import Upload as UploadField
 from marshmallow import Schema, fields, validate
 
 from inventory.db.models import Photo, Role
-from inventory.services import photos as service
-from inventory.services.image_store import ImageStore, open_store
+from inventory.photos import uploads as service
+from inventory.photos.store import ImageStore, open_store
 from inventory.web.api.schemas import PhotoSchema, StrictSchema
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, settings

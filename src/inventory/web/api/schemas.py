@@ -7,10 +7,8 @@ from typing import Any
 from flask import g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from inventory.db.models import Item, Location, Photo, Role
-from inventory.services import locations
-from inventory.services.items import SORT_COLUMNS
-from inventory.services.schemas import (
+from inventory.catalog import locations
+from inventory.catalog.fields import (
     Amount,
     CustomFieldSchema,
     Id,
@@ -18,6 +16,8 @@ from inventory.services.schemas import (
     Text,
     tag_field,
 )
+from inventory.catalog.item_queries import SORT_COLUMNS
+from inventory.db.models import Item, Location, Photo, Role
 from inventory.web.context import db, location_tree
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from inventory import search as service
+from inventory.catalog.item_queries import ItemFilter
 from inventory.db.models import Role
-from inventory.services import search as service
-from inventory.services.items import ItemFilter
 from inventory.web.api.schemas import SearchQuery, SearchResultsSchema
 from inventory.web.auth import requires
 from inventory.web.context import db, embedder, location_tree

@@ -6,8 +6,8 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from inventory.catalog import tags as service
 from inventory.db.models import Role
-from inventory.services import tags as service
 from inventory.web.api.schemas import TagListSchema, TagSchema, TagWriteSchema
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db

@@ -10,9 +10,9 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
+from inventory.catalog import transfer as service
 from inventory.db.models import Role
-from inventory.services import csv_transfer as service
-from inventory.services.errors import InvalidInput
+from inventory.errors import InvalidInput
 from inventory.web.api.schemas import ImportProblemSchema, ImportQuery, ImportReportSchema
 from inventory.web.auth import requires
 from inventory.web.context import current_user, database, db, settings

@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
+from inventory import accounts
+from inventory.catalog import transfer as csv_transfer
 from inventory.db.models import Role
-from inventory.services import accounts, csv_transfer
-from inventory.services.errors import DomainError
+from inventory.errors import DomainError
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, settings
 from inventory.web.views.forms import attempt

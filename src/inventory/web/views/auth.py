@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from inventory.services import accounts
-from inventory.services.errors import Conflict, InvalidInput, TooManyAttempts
+from inventory import accounts
+from inventory.errors import Conflict, InvalidInput, TooManyAttempts
 from inventory.web.auth import public, safe_next
 from inventory.web.context import db
 

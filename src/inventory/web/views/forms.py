@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from inventory.services.errors import DomainError
+from inventory.errors import DomainError
 from inventory.web.context import db
 
 ITEM_TEXT_FIELDS = (

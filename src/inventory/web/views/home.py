@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from inventory import search as search_service
+from inventory.catalog.dashboard import dashboard
 from inventory.db.models import Role
-from inventory.services import search as search_service
-from inventory.services.dashboard import dashboard
 from inventory.web.auth import requires
 from inventory.web.context import db, embedder, location_tree
 

@@ -8,12 +8,15 @@ from typing import Any
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from inventory.catalog import history, locations, tags
+from inventory.catalog import item_queries as queries
+from inventory.catalog import items as service
+from inventory.catalog.fields import CUSTOM_FIELD_TYPES, ItemFieldsSchema
 from inventory.db.models import Item, Role
-from inventory.services import history, locations, photos, similar, tags
-from inventory.services import items as service
-from inventory.services.errors import DomainError, InvalidInput
-from inventory.services.image_store import open_store
-from inventory.services.schemas import CUSTOM_FIELD_TYPES, ItemFieldsSchema
+from inventory.errors import DomainError, InvalidInput
+from inventory.photos import uploads as photos
+from inventory.photos.store import open_store
+from inventory.search import similar
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, embedder, location_tree, settings
 from inventory.web.views.forms import (
@@ -37,17 +40,17 @@ def _int_arg(name: str) -> int | None:
 @requires(Role.viewer)
 def index() -> str:
     archived = request.args.get("archived", "false")
-    filters = service.ItemFilter(
+    filters = queries.ItemFilter(
         location_id=_int_arg("location_id"),
         tag=request.args.get("tag", "").strip()[:64] or None,
         archived=archived if archived in ("true", "all") else "false",  # type: ignore[arg-type]
         text=request.args.get("q", "").strip()[:500] or None,
     )
     sort = request.args.get("sort", "name")
-    page = service.list_items(
+    page = queries.list_items(
         session=db(),
         filters=filters,
-        sort=sort if sort in service.SORT_COLUMNS else "name",
+        sort=sort if sort in queries.SORT_COLUMNS else "name",
         descending=request.args.get("order") == "desc",
         page=min(_int_arg("page") or 1, 100_000),
         per_page=PER_PAGE,
@@ -66,7 +69,7 @@ def index() -> str:
 @bp.get("/<id:item_id>")
 @requires(Role.viewer)
 def detail(item_id: int) -> str:
-    item = service.get_item(session=db(), item_id=item_id)
+    item = queries.get_item(session=db(), item_id=item_id)
     duplicates = (
         similar.possible_duplicates(session=db(), item_id=item.id, embedder=embedder())
         if request.args.get("created")
@@ -154,14 +157,14 @@ def _attach_photos(item_id: int) -> None:
 @bp.get("/<id:item_id>/edit")
 @requires(Role.editor)
 def edit(item_id: int) -> str:
-    item = service.get_item(session=db(), item_id=item_id)
+    item = queries.get_item(session=db(), item_id=item_id)
     return _form(item, _form_values(item), item.custom_fields, {})
 
 
 @bp.post("/<id:item_id>/edit")
 @requires(Role.editor)
 def update(item_id: int) -> Response | tuple[str, int]:
-    item = service.get_item(session=db(), item_id=item_id)
+    item = queries.get_item(session=db(), item_id=item_id)
     data, errors = validate(ItemFieldsSchema(), item_input(request.form))
     version = request.form.get("version", "")
     if not errors:
@@ -177,7 +180,7 @@ def update(item_id: int) -> Response | tuple[str, int]:
         except DomainError as exc:
             db().rollback()
             errors = domain_errors(exc)
-    item = service.get_item(session=db(), item_id=item_id)
+    item = queries.get_item(session=db(), item_id=item_id)
     return _form(item, request.form, _submitted_rows(), errors), 422
 
 

@@ -6,9 +6,9 @@ import segno
 from flask import Blueprint, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from inventory.catalog import item_queries, labels
 from inventory.db.models import Role
-from inventory.services import items, labels
-from inventory.services.errors import DomainError
+from inventory.errors import DomainError
 from inventory.web.auth import requires
 from inventory.web.context import db, settings
 
@@ -50,7 +50,7 @@ def scan_photo() -> Response | tuple[str, int]:
     error = "no QR code found in that photo; try again closer and in good light"
     asset_id = request.form.get("asset_id", "").strip()
     if asset_id:
-        item = items.find_by_asset_id(session=db(), asset_id=asset_id[:16])
+        item = item_queries.find_by_asset_id(session=db(), asset_id=asset_id[:16])
         if item is not None:
             return redirect(url_for("item_pages.detail", item_id=item.id))
         error = f"no item has the asset ID {asset_id[:16]}"

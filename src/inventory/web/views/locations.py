@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from inventory.catalog import locations as service
 from inventory.db.models import Role
-from inventory.services import locations as service
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, location_tree
 from inventory.web.views.forms import attempt

@@ -6,10 +6,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from inventory import search
+from inventory.catalog import history
+from inventory.catalog.tree import PATH_SEPARATOR, LocationTree, subtree_ids
 from inventory.db.models import Item, Location, User
-from inventory.services import history, indexing
-from inventory.services.errors import Conflict, InvalidInput, NotFound
-from inventory.services.tree import PATH_SEPARATOR, LocationTree, subtree_ids
+from inventory.errors import Conflict, InvalidInput, NotFound
 
 
 def get_location(*, session: Session, location_id: int) -> Location:
@@ -129,7 +130,7 @@ def update_location(
     location.updated_at = func.now()
     session.flush()
     if path_changed:
-        indexing.refresh_items(session, in_subtrees_of=[location.id])
+        search.refresh_items(session, in_subtrees_of=[location.id])
     session.commit()
     return location
 
@@ -174,5 +175,5 @@ def delete_location(
     )
     session.delete(location)
     session.flush()
-    indexing.refresh_items(session, item_ids=item_ids, in_subtrees_of=child_ids)
+    search.refresh_items(session, item_ids=item_ids, in_subtrees_of=child_ids)
     session.commit()

@@ -27,10 +27,11 @@ from sqlalchemy import text
 from inventory.db import migrate
 from inventory.db.session import Database
 from inventory.embeddings import Embedder
-from inventory.services import backup
-from inventory.services.errors import Conflict, InvalidInput
-from inventory.services.image_store import NAME_PATTERN, open_store
-from inventory.services.photos import referenced_names
+from inventory.errors import Conflict, InvalidInput
+from inventory.operations import backup, pgtools, restore
+from inventory.operations.staging import ImageStaging
+from inventory.photos.maintenance import referenced_names
+from inventory.photos.store import NAME_PATTERN, open_store
 from inventory.settings import Settings
 
 DUMP = "database.dump"
@@ -135,12 +136,12 @@ def inspect_dump(dump: Path) -> DumpInfo:
 
 def _pg_restore(dump: Path, *args: str) -> str:
     result = subprocess.run(  # noqa: S603 - the bundled tool on the given file
-        [backup._tool("pg_restore"), *args, str(dump)],
+        [pgtools.pg_tool("pg_restore"), *args, str(dump)],
         capture_output=True,
         check=False,
     )
     if result.returncode != 0:
-        raise InvalidInput(backup.dump_problem(dump, result.stderr.decode(errors="replace")))
+        raise InvalidInput(pgtools.dump_problem(dump, result.stderr.decode(errors="replace")))
     return result.stdout.decode(errors="replace")
 
 
@@ -149,7 +150,7 @@ def _copy_rows(dump: Path, tables: list[str]) -> dict[str, list[str]]:
     options = [f"--table={table}" for table in tables]
     rows: dict[str, list[str]] = {}
     with subprocess.Popen(  # noqa: S603 - the bundled tool on the given file
-        [backup._tool("pg_restore"), "--data-only", *options, "--file=-", str(dump)],
+        [pgtools.pg_tool("pg_restore"), "--data-only", *options, "--file=-", str(dump)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     ) as process:
@@ -167,7 +168,7 @@ def _copy_rows(dump: Path, tables: list[str]) -> dict[str, list[str]]:
                 current = rows.setdefault(table, [])
         stderr = process.stderr.read() if process.stderr else b""
     if process.returncode != 0:
-        raise InvalidInput(backup.dump_problem(dump, stderr.decode(errors="replace")))
+        raise InvalidInput(pgtools.dump_problem(dump, stderr.decode(errors="replace")))
     return rows
 
 
@@ -266,18 +267,18 @@ def migrate_from_pi(
     _check_revision(info.revision)
     check_target(database)
     safety: Path | None = None
-    if not backup.is_empty(database):
+    if not restore.is_empty(database):
         if not force:
             raise Conflict(
                 "this installation already has data; migrate with --force to replace it "
                 "(a backup of it is taken first)"
             )
-        safety = (safety_dir or settings.data_dir / "backups") / backup.default_name()
+        safety = (safety_dir or settings.backups_path) / backup.default_name()
         say(f"backing up the current data to {safety}")
         backup.backup(settings=settings, database=database, output=safety)
 
     warnings: list[str] = []
-    with backup.ImageStaging(settings) as photos:
+    with ImageStaging(settings) as photos:
         say("staging photo files")
         skipped = 0
         for name, path in _photo_files(staging / IMAGES):
@@ -286,7 +287,7 @@ def migrate_from_pi(
             else:
                 photos.add_file(name, path)
         say(f"restoring the database (PostgreSQL {info.server_version}, schema {info.revision})")
-        backup.restore_dump(database=database, dump=dump)
+        restore.restore_dump(database=database, dump=dump)
         photos.put_into_store(database)
     say("upgrading the schema")
     migrate.upgrade(database.engine)
@@ -363,7 +364,7 @@ def _reindex(
 ) -> None:
     """Vectors for items the Pi had none for, or made with another model."""
     from inventory.embeddings import EmbeddingUnavailable
-    from inventory.services import indexing
+    from inventory.search import reindex
 
     try:
         embedder = load_embedder()
@@ -373,7 +374,7 @@ def _reindex(
         )
         return
     with database.session() as session:
-        ids = indexing.reindex_plan(session=session, embedder=embedder)
+        ids = reindex.plan(session=session, embedder=embedder)
         say(f"making search vectors for {len(ids)} item(s) with {embedder.model}")
-        report.embedded = indexing.reindex(session=session, embedder=embedder, item_ids=ids)
+        report.embedded = reindex.run(session=session, embedder=embedder, item_ids=ids)
     report.embedding_model = embedder.model

@@ -1,5 +1,4 @@
-"""When backups are taken and how many are kept: before a schema upgrade that would touch
-existing data, and on a schedule that keeps the newest N archives."""
+"""Scheduled backups: one every interval, keeping the newest N archives."""
 
 from __future__ import annotations
 
@@ -7,46 +6,16 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from inventory.db import migrate
-from inventory.db.session import Database
-from inventory.services import backup
-from inventory.services.errors import DomainError, InsufficientStorage, InvalidInput
-from inventory.settings import Settings
+from inventory.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
 SCHEDULED_PATTERN = "inventory-backup-*.tar"  # what rotation may delete; nothing else
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-
-
-def backups_dir(settings: Settings) -> Path:
-    return settings.data_dir / "backups"
-
-
-def upgrade_schema(*, settings: Settings, database: Database) -> Path | None:
-    """Bring the schema to the newest revision. When that changes an installation holding
-    data, a backup is written first (a failed backup stops the upgrade); returns its path."""
-    if migrate.is_current(database.engine):
-        return None
-    safety: Path | None = None
-    if not backup.is_empty(database):
-        revision = migrate.current_revision(database.engine)
-        stamp = f"{datetime.now(UTC):%Y%m%d-%H%M%S}"
-        safety = backups_dir(settings) / f"before-upgrade-from-{revision}-{stamp}.tar"
-        log.info("schema %s is older than the app's: backing up to %s first", revision, safety)
-        try:
-            backup.backup(settings=settings, database=database, output=safety)
-        except (OSError, DomainError) as exc:
-            raise InsufficientStorage(
-                f"the schema needs an upgrade and the backup taken before it failed ({exc}); "
-                f"nothing was changed: free space or fix {safety.parent}, then start again"
-            ) from exc
-    migrate.upgrade(database.engine)
-    return safety
 
 
 def parse_interval(text: str) -> timedelta:

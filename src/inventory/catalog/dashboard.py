@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory.catalog.locations import item_counts
+from inventory.catalog.tree import LocationTree
 from inventory.db.models import Item
-from inventory.services.locations import item_counts
-from inventory.services.tree import LocationTree
 
 WARRANTY_WINDOW = timedelta(days=30)
 

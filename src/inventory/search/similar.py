@@ -7,13 +7,13 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from inventory.catalog.item_queries import ItemFilter, get_item
+from inventory.catalog.tree import LocationTree
 from inventory.db.models import Item, ItemEmbedding
 from inventory.embeddings import Embedder
-from inventory.services import indexing
-from inventory.services.errors import DomainError
-from inventory.services.items import ItemFilter, get_item
-from inventory.services.search import EF_SEARCH, SIMILAR_MEANING, SearchHit
-from inventory.services.tree import LocationTree
+from inventory.errors import DomainError
+from inventory.search import vectors
+from inventory.search.ranking import EF_SEARCH, SIMILAR_MEANING, SearchHit
 
 # Cosine similarity from which a new item is reported as a possible duplicate: measured on
 # all-MiniLM-L6-v2, rewordings of one item score 0.81-0.88 (with or without description and
@@ -52,7 +52,7 @@ def _vector_of(session: Session, item_id: int, embedder: Embedder | None) -> Any
     if embedder is None:
         raise EmbeddingsUnavailable("the embedding model is not loaded; similar items need it")
     # Embeds now if the stored vector is missing, stale or from another model.
-    if indexing.embed_items(session=session, item_ids=[item_id], embedder=embedder):
+    if vectors.embed_items(session=session, item_ids=[item_id], embedder=embedder):
         session.commit()
     return session.scalar(select(ItemEmbedding.embedding).where(ItemEmbedding.item_id == item_id))
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
-from inventory.services.errors import InvalidInput, UnsupportedMediaType
+from inventory.errors import InvalidInput, UnsupportedMediaType
 
 DISPLAY_SIZE = 1600
 THUMBNAIL_SIZE = 320

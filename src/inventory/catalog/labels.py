@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory.catalog.tree import LocationTree
 from inventory.db.models import Item, Location
-from inventory.services.errors import InvalidInput
-from inventory.services.tree import LocationTree
+from inventory.errors import InvalidInput
 
 MAX_LABELS = 200
 _ITEM_PATH = re.compile(r"^/items/(\d{1,10})$")

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from inventory.db.models import ImageBlob
-from inventory.services.errors import InsufficientStorage, NotFound
+from inventory.errors import InsufficientStorage, NotFound
 from inventory.settings import Settings, StorageMethod
 
 NAME_PATTERN = re.compile(r"(?P<key>[0-9a-f]{64})-(?P<size>display|thumb)\.(?P<ext>webp|jpg)")

@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from inventory.db.models import ApiToken, LoginThrottle, Role, User, UserSession
-from inventory.services.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from inventory.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 
 SESSION_LIFETIME = timedelta(days=14)
 TOKEN_PREFIX = "inv_"  # noqa: S105 - a public marker that makes tokens recognisable

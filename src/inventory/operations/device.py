@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inventory import __version__
-from inventory.services.errors import DomainError
+from inventory.errors import DomainError
 from inventory.settings import Settings
 
 TIMEOUT_S = 15

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from inventory.db.models import Item, ItemHistory, User
-from inventory.services.errors import NotFound
+from inventory.errors import NotFound
 
 # An item's plain fields: copied from validated input, compared on update, columns in CSV.
 # Tags and location are stored and encoded differently, so they are handled on their own.

@@ -8,9 +8,10 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from inventory import search
+from inventory.catalog import history
 from inventory.db.models import Item, Tag, User, item_tags
-from inventory.services import history, indexing
-from inventory.services.errors import Conflict, InvalidInput, NotFound
+from inventory.errors import Conflict, InvalidInput, NotFound
 
 
 def resolve(session: Session, names: Iterable[str]) -> list[Tag]:
@@ -73,7 +74,7 @@ def rename_tag(*, session: Session, tag_id: int, name: str) -> Tag:
         raise InvalidInput.field("name", "must not be empty")
     tag.name = name
     session.flush()
-    indexing.refresh_items(session, item_ids=_tagged(session, tag.id))
+    search.refresh_items(session, item_ids=_tagged(session, tag.id))
     session.commit()
     return tag
 
@@ -98,7 +99,7 @@ def delete_tag(*, session: Session, tag_id: int, actor: User | None) -> None:
         )
     session.delete(tag)
     session.flush()
-    indexing.refresh_items(session, item_ids=item_ids)
+    search.refresh_items(session, item_ids=item_ids)
     session.commit()
 
 

@@ -14,12 +14,13 @@ from marshmallow import ValidationError
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from inventory.catalog import item_queries
+from inventory.catalog import items as item_service
+from inventory.catalog.fields import ItemImportSchema
+from inventory.catalog.history import ITEM_FIELDS, json_value
+from inventory.catalog.tree import PATH_SEPARATOR, LocationTree
 from inventory.db.models import Item, User
-from inventory.services import items as item_service
-from inventory.services.errors import DomainError, InvalidInput
-from inventory.services.history import ITEM_FIELDS, json_value
-from inventory.services.schemas import ItemImportSchema
-from inventory.services.tree import PATH_SEPARATOR, LocationTree
+from inventory.errors import DomainError, InvalidInput
 
 # Import matches columns by header; this order (name first) is for people reading the file.
 COLUMNS = ("asset_id", "name", "location", "tags", *(f for f in ITEM_FIELDS if f != "name"))
@@ -144,7 +145,7 @@ def import_csv(
             with session.begin_nested():
                 result = _import_row(session, line, fields, actor)
             report.rows.append(result)
-            highest = max(highest, item_service.asset_number(result.asset_id))
+            highest = max(highest, item_queries.asset_number(result.asset_id))
         except ValidationError as exc:
             report.errors.extend(_row_errors(line, exc.messages))
         except DomainError as exc:
@@ -198,7 +199,7 @@ def _import_row(
     data = ItemImportSchema().load(fields)
     asset_id = data.pop("asset_id", None)
     existing = (
-        item_service.find_by_asset_id(session=session, asset_id=asset_id) if asset_id else None
+        item_queries.find_by_asset_id(session=session, asset_id=asset_id) if asset_id else None
     )
     if existing is None:
         if "name" not in data:

@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from inventory.db import embedded, migrate
 from inventory.db.session import Database
-from inventory.services import backup, backup_policy
-from inventory.services.errors import InsufficientStorage, InvalidInput
+from inventory.errors import InsufficientStorage, InvalidInput
+from inventory.operations import backup, schedule, upgrade
 from inventory.settings import Settings
 
 
@@ -44,7 +44,7 @@ def test_pending_migration_on_data_is_backed_up_first(
 ) -> None:
     settings, database = older_install
     _add_user(database)
-    safety = backup_policy.upgrade_schema(settings=settings, database=database)
+    safety = upgrade.upgrade_schema(settings=settings, database=database)
     assert safety is not None
     assert safety.parent == settings.data_dir / "backups"
     manifest = backup.verify(safety)
@@ -52,14 +52,14 @@ def test_pending_migration_on_data_is_backed_up_first(
     assert manifest["counts"]["users"] == 1
     assert migrate.is_current(database.engine)
     # Nothing pending any more: no second backup.
-    assert backup_policy.upgrade_schema(settings=settings, database=database) is None
+    assert upgrade.upgrade_schema(settings=settings, database=database) is None
 
 
 def test_a_fresh_install_upgrades_without_a_backup(
     older_install: tuple[Settings, Database],
 ) -> None:
     settings, database = older_install
-    assert backup_policy.upgrade_schema(settings=settings, database=database) is None
+    assert upgrade.upgrade_schema(settings=settings, database=database) is None
     assert migrate.is_current(database.engine)
     assert not (settings.data_dir / "backups").exists()
 
@@ -70,7 +70,7 @@ def test_a_failed_backup_stops_the_upgrade(older_install: tuple[Settings, Databa
     settings.data_dir.mkdir(parents=True)
     (settings.data_dir / "backups").write_text("a file where the backups folder should be")
     with pytest.raises(InsufficientStorage, match="nothing was changed"):
-        backup_policy.upgrade_schema(settings=settings, database=database)
+        upgrade.upgrade_schema(settings=settings, database=database)
     assert migrate.current_revision(database.engine) == "0001"
 
 
@@ -78,7 +78,7 @@ def test_rotation_keeps_the_newest_scheduled_archives_only(tmp_path: Path) -> No
     names = [f"inventory-backup-2026010{day}-030000.tar" for day in range(1, 6)]
     for name in [*names, "before-upgrade-from-0001-20260101-000000.tar", "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
-    removed = backup_policy.prune(tmp_path, keep=2)
+    removed = schedule.prune(tmp_path, keep=2)
     assert sorted(path.name for path in removed) == names[:3]
     left = sorted(path.name for path in tmp_path.iterdir())
     assert left == sorted([*names[3:], "before-upgrade-from-0001-20260101-000000.tar", "notes.txt"])
@@ -89,10 +89,10 @@ def test_rotation_keeps_the_newest_scheduled_archives_only(tmp_path: Path) -> No
     [("30m", timedelta(minutes=30)), ("24h", timedelta(hours=24)), ("7d", timedelta(days=7))],
 )
 def test_intervals(text_value: str, expected: timedelta) -> None:
-    assert backup_policy.parse_interval(text_value) == expected
+    assert schedule.parse_interval(text_value) == expected
 
 
 @pytest.mark.parametrize("bad", ["", "0h", "daily", "5", "-1h", "1w"])
 def test_bad_intervals_are_named(bad: str) -> None:
     with pytest.raises(InvalidInput, match=repr(bad)):
-        backup_policy.parse_interval(bad)
+        schedule.parse_interval(bad)

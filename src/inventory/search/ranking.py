@@ -41,11 +41,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.orm import Session, defer, joinedload, lazyload
 
+from inventory.catalog.item_queries import ENGLISH, ItemFilter
+from inventory.catalog.tree import LocationTree, subtree_ids
 from inventory.db.models import EmbeddingIndex, Item, ItemEmbedding, Location
 from inventory.embeddings import Embedder
-from inventory.services import indexing
-from inventory.services.items import ENGLISH, ItemFilter
-from inventory.services.tree import LocationTree, subtree_ids
+from inventory.search import vectors
 
 # ts_rank_cd normalisation 32 maps a rank r to r / (r + 1): scores fall in 0..1.
 RANK_NORMALISATION = 32
@@ -112,7 +112,7 @@ def search(
     values |= {"vector": embedder.embed([query])[0], "model": embedder.model}
     stems, recorded = _prelude(session, query)
     rows = _run(session, _fused_page(filters, mode == "hybrid"), values)
-    notice = indexing.mismatch_notice(recorded, embedder)
+    notice = vectors.mismatch_notice(recorded, embedder)
     return SearchResults(
         results=_hits(session, tree, stems, rows, SIMILAR_MEANING),
         mode="hybrid",

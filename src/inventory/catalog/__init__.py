@@ -1,0 +1,1 @@
+"""The catalog: items, places, tags, their history and fields, CSV transfer and labels."""

@@ -1,0 +1,1 @@
+"""Operations: backups and restores, schema upgrades, schedules, moving a Pi install, the device."""

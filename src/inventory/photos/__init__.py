@@ -1,0 +1,1 @@
+"""Photos of items: uploads checked by content, processing, storage and maintenance."""

@@ -1,1 +1,0 @@
-"""Use cases. Services take keyword-only arguments and are the only code that commits."""
