@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response
 
 from inventory import search
 from inventory.accounts import SESSION_LIFETIME
-from inventory.catalog.fields import MAX_ID
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder, EmbeddingUnavailable, get_embedder
 from inventory.settings import Settings
+from inventory.validation import MAX_ID
 from inventory.web import api, errors, health, images, observability, views
 from inventory.web.auth import csrf, enforce_access
 from inventory.web.context import close_db

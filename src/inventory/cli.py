@@ -17,6 +17,7 @@ from inventory.catalog import transfer as csv_transfer
 from inventory.db import migrate
 from inventory.db.session import Database, open_database
 from inventory.errors import DomainError
+from inventory.files import atomic_file
 from inventory.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -231,11 +232,9 @@ def export_command(output: Path | None) -> None:
             for chunk in chunks:
                 click.echo(chunk, nl=False)
             return
-        tmp = output.with_name(output.name + ".tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with atomic_file(output) as handle:
             for chunk in chunks:
-                handle.write(chunk)
-        tmp.replace(output)
+                handle.write(chunk.encode())
         click.echo(f"wrote {output}", err=True)
 
 

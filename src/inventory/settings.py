@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from inventory.files import write_atomically
+
 # The placeholder shipped in .env.example (and the seed plan); never acceptable in production.
 PLACEHOLDER_SECRETS = frozenset(
     {
@@ -108,11 +110,7 @@ class Settings:
             return self
         path = self.data_dir / "secret_key"
         if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
-            tmp.chmod(0o600)
-            tmp.replace(path)
+            write_atomically(path, secrets.token_urlsafe(48), mode=0o600)
         return replace(self, secret_key=path.read_text().strip())
 
     @classmethod

@@ -1,61 +1,34 @@
-"""Validation of item input, shared by the REST API and CSV import so both say the same thing."""
+"""The fields of an item, declared once: the model's columns marked with a label
+(`info={"label": ...}`) are the item's plain fields, and the API's input and output schemas,
+the CSV columns, the item form and the history all derive from that list.
+
+Adding a field: a column with a label in db.models, a migration, and a place in the item form
+template. Validation of item input lives here too, so the API, CSV import and forms agree.
+"""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from marshmallow import (
-    EXCLUDE,
-    RAISE,
-    Schema,
-    ValidationError,
-    fields,
-    validate,
-    validates_schema,
-)
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
+from sqlalchemy import Boolean, Column, Date, Numeric, String, inspect
+from sqlalchemy.dialects.postgresql import JSONB
 
-MAX_ID = 2**31 - 1
+from inventory.db.models import Item
+from inventory.validation import Amount, Id, Text
+
 ASSET_ID_PATTERN = re.compile(r"^\d{3,}-\d{3}$")
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "boolean", "url")
-
-
-class Text(fields.String):
-    """A string with a length limit that PostgreSQL can store (no NUL characters)."""
-
-    def __init__(
-        self,
-        *,
-        max_length: int,
-        min_length: int = 0,
-        strip: bool = True,
-        validate: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        validators = [_length(min_length, max_length), _no_nul, *([validate] if validate else [])]
-        super().__init__(validate=validators, **kwargs)
-        self.strip = strip
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text: str = super()._deserialize(value, attr, data, **kwargs)
-        return text.strip() if self.strip else text
-
-
-def _length(low: int, high: int) -> validate.Length:
-    return validate.Length(min=low, max=high)
-
-
-def _no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-
-
-def Id(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
-    """A database id: a whole number that fits the column (query strings are not strict)."""
-    return fields.Integer(strict=strict, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
+LONG_TEXT_MAX = 10_000
+MAX_CUSTOM_FIELDS = 50
+MAX_TAGS = 50
+FieldKind = Literal["text", "long_text", "amount", "date", "flag", "custom_fields"]
 
 
 class _TagText(Text):
@@ -132,7 +105,7 @@ def _url_value(value: Any) -> str:
     return value
 
 
-_CHECKERS = {
+_CHECKERS: dict[str, Callable[[Any], Any]] = {
     "text": _text_value,
     "number": _number_value,
     "date": _date_value,
@@ -141,28 +114,111 @@ _CHECKERS = {
 }
 
 
-class Amount(fields.Decimal):
-    """A decimal amount: exact in the database, a plain JSON number on the wire and in the
-    OpenAPI document (where apispec serialises the range limits with this field)."""
+# ---- the field list -------------------------------------------------------------------------
 
-    def __init__(self, *, places: int, low: int, high: int, **kwargs: Any) -> None:
-        super().__init__(
-            places=places,
-            allow_nan=False,
-            validate=validate.Range(min=low, max=high, max_inclusive=False),
-            **kwargs,
+
+@dataclass(frozen=True)
+class ItemField:
+    """One plain field of an item as every surface sees it (tags and the location are
+    stored and encoded differently, so they are not in the list)."""
+
+    name: str
+    label: str
+    kind: FieldKind
+    nullable: bool
+    required: bool = False
+    max_length: int = 0
+    places: int = 0
+    maximum: int = 0
+    pattern: str | None = None
+    pattern_error: str = ""
+
+    def input(self) -> fields.Field[Any]:
+        """The marshmallow field that validates this field's input."""
+        match self.kind:
+            case "text" | "long_text":
+                check = (
+                    validate.Regexp(self.pattern, error=self.pattern_error)
+                    if self.pattern
+                    else None
+                )
+                return Text(
+                    max_length=self.max_length,
+                    min_length=1 if self.required else 0,
+                    required=self.required,
+                    strip=self.kind == "text",
+                    validate=check,
+                )
+            case "amount":
+                return Amount(
+                    places=self.places, low=0, high=self.maximum, allow_none=self.nullable
+                )
+            case "date":
+                return fields.Date(allow_none=True)
+            case "flag":
+                return fields.Boolean()
+            case "custom_fields":
+                return fields.List(
+                    fields.Nested(CustomFieldSchema),
+                    validate=validate.Length(max=MAX_CUSTOM_FIELDS),
+                )
+
+    def output(self) -> fields.Field[Any]:
+        """The marshmallow field that writes this field in API answers."""
+        match self.kind:
+            case "text" | "long_text":
+                return fields.String()
+            case "amount":
+                return fields.Float(allow_none=self.nullable)
+            case "date":
+                return fields.Date(allow_none=True)
+            case "flag":
+                return fields.Boolean()
+            case "custom_fields":
+                return fields.List(fields.Nested(CustomFieldSchema))
+
+
+def _from_column(column: Column[Any]) -> ItemField:
+    info = column.info
+    common: dict[str, Any] = {
+        "name": column.key,
+        "label": info["label"],
+        "nullable": bool(column.nullable),
+        "required": bool(info.get("required", False)),
+        "pattern": info.get("pattern"),
+        "pattern_error": info.get("pattern_error", ""),
+    }
+    kind = column.type
+    if isinstance(kind, JSONB):
+        return ItemField(kind="custom_fields", **common)
+    if isinstance(kind, String) and kind.length:
+        return ItemField(kind="text", max_length=kind.length, **common)
+    if isinstance(kind, String):
+        return ItemField(kind="long_text", max_length=LONG_TEXT_MAX, **common)
+    if isinstance(kind, Numeric):
+        places = kind.scale or 0
+        return ItemField(
+            kind="amount", places=places, maximum=10 ** ((kind.precision or 0) - places), **common
         )
-
-    # A float on the wire is the point of this field, hence the narrower return type.
-    def _serialize(  # type: ignore[override]
-        self, value: Any, attr: str | None, obj: Any, **kwargs: Any
-    ) -> float | None:
-        result = super()._serialize(value, attr, obj, **kwargs)
-        return None if result is None else float(result)
+    if isinstance(kind, Date):
+        return ItemField(kind="date", **common)
+    if isinstance(kind, Boolean):
+        return ItemField(kind="flag", **common)
+    raise TypeError(f"items.{column.key}: no field kind for {kind!r}")
 
 
-def _money(places: int, maximum: int, **kwargs: Any) -> Amount:
-    return Amount(places=places, low=0, high=maximum, **kwargs)
+ITEM_FIELDS: tuple[ItemField, ...] = tuple(
+    _from_column(column) for column in inspect(Item).columns if "label" in column.info
+)
+FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in ITEM_FIELDS)
+FIELD_LABELS: dict[str, str] = {
+    **{field.name: field.label for field in ITEM_FIELDS},
+    "tags": "Tags",
+    "location": "Location",
+}
+
+
+# ---- input schemas --------------------------------------------------------------------------
 
 
 class ItemFieldsSchema(Schema):
@@ -170,11 +226,8 @@ class ItemFieldsSchema(Schema):
 
     class Meta:
         unknown = RAISE
+        include = {field.name: field.input() for field in ITEM_FIELDS}  # noqa: RUF012
 
-    name = Text(required=True, min_length=1, max_length=200)
-    description = Text(max_length=10_000, strip=False)
-    quantity = _money(places=3, maximum=10**11)
-    unit = Text(max_length=32)
     location = Text(
         max_length=1000,
         allow_none=True,
@@ -183,21 +236,7 @@ class ItemFieldsSchema(Schema):
         },
     )
     location_id = Id(allow_none=True)
-    tags = fields.List(tag_field(), validate=validate.Length(max=50))
-    custom_fields = fields.List(fields.Nested(CustomFieldSchema), validate=validate.Length(max=50))
-    manufacturer = Text(max_length=200)
-    model = Text(max_length=200)
-    serial_number = Text(max_length=200)
-    purchase_date = fields.Date(allow_none=True)
-    purchase_price = _money(places=2, maximum=10**10, allow_none=True)
-    currency = Text(
-        max_length=3,
-        validate=validate.Regexp(r"^([A-Z]{3})?$", error="must be a 3-letter code such as EUR"),
-    )
-    vendor = Text(max_length=200)
-    warranty_expires = fields.Date(allow_none=True)
-    notes = Text(max_length=10_000, strip=False)
-    archived = fields.Boolean()
+    tags = fields.List(tag_field(), validate=validate.Length(max=MAX_TAGS))
 
     @validates_schema
     def _one_location(self, data: dict[str, Any], **_: Any) -> None:
@@ -216,6 +255,7 @@ class ItemImportSchema(ItemFieldsSchema):
 
     class Meta:
         unknown = EXCLUDE
+        include = ItemFieldsSchema.Meta.include
 
     asset_id = Text(
         max_length=16,

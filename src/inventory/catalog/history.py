@@ -9,28 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from inventory.catalog.fields import FIELD_NAMES
 from inventory.db.models import Item, ItemHistory, User
 from inventory.errors import NotFound
-
-# An item's plain fields: copied from validated input, compared on update, columns in CSV.
-# Tags and location are stored and encoded differently, so they are handled on their own.
-ITEM_FIELDS = (
-    "name",
-    "description",
-    "quantity",
-    "unit",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "purchase_date",
-    "purchase_price",
-    "currency",
-    "vendor",
-    "warranty_expires",
-    "notes",
-    "archived",
-    "custom_fields",
-)
 
 
 def json_value(value: Any) -> Any:
@@ -50,7 +31,7 @@ def location_value(tree: Any, location_id: int | None) -> dict[str, Any] | None:
 
 def snapshot(item: Item, tree: Any) -> dict[str, Any]:
     """The item's tracked state, as it would be shown in its history."""
-    state = {name: json_value(getattr(item, name)) for name in ITEM_FIELDS}
+    state = {name: json_value(getattr(item, name)) for name in FIELD_NAMES}
     state["tags"] = sorted(tag.name for tag in item.tags)
     state["location"] = location_value(tree, item.location_id)
     return state

@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from inventory import search
 from inventory.catalog import history, locations, tags
+from inventory.catalog.fields import FIELD_NAMES
 from inventory.catalog.item_queries import find_by_asset_id, format_asset_id, get_item
 from inventory.catalog.tree import LocationTree
 from inventory.db.models import Item, Location, User, asset_id_sequence
@@ -36,7 +37,7 @@ def _apply(session: Session, item: Item, data: Mapping[str, Any]) -> None:
     with session.no_autoflush:
         if given:
             item.location_id = location_id
-        for name in history.ITEM_FIELDS:
+        for name in FIELD_NAMES:
             if name in data:
                 setattr(item, name, data[name])
         if "tags" in data:

@@ -16,14 +16,15 @@ from sqlalchemy.orm import Session
 
 from inventory.catalog import item_queries
 from inventory.catalog import items as item_service
-from inventory.catalog.fields import ItemImportSchema
-from inventory.catalog.history import ITEM_FIELDS, json_value
+from inventory.catalog.fields import FIELD_NAMES, ITEM_FIELDS, ItemField, ItemImportSchema
+from inventory.catalog.history import json_value
 from inventory.catalog.tree import PATH_SEPARATOR, LocationTree
 from inventory.db.models import Item, User
 from inventory.errors import DomainError, InvalidInput
 
 # Import matches columns by header; this order (name first) is for people reading the file.
-COLUMNS = ("asset_id", "name", "location", "tags", *(f for f in ITEM_FIELDS if f != "name"))
+COLUMNS = ("asset_id", "name", "location", "tags", *(n for n in FIELD_NAMES if n != "name"))
+_FIELDS = {field.name: field for field in ITEM_FIELDS}
 MAX_IMPORT_ROWS = 100_000
 Progress = Callable[[int], None]
 
@@ -33,30 +34,21 @@ def export_rows(*, session: Session) -> Iterator[dict[str, str]]:
     for item in session.scalars(
         select(Item).order_by(Item.asset_id).execution_options(yield_per=500)
     ):
-        yield {
-            "asset_id": item.asset_id,
-            "name": item.name,
-            "description": item.description,
-            "quantity": _cell(item.quantity),
-            "unit": item.unit,
-            "location": PATH_SEPARATOR.join(tree.names(item.location_id)),
-            "tags": ", ".join(tag.name for tag in item.tags),
-            "custom_fields": json.dumps(item.custom_fields) if item.custom_fields else "",
-            "manufacturer": item.manufacturer,
-            "model": item.model,
-            "serial_number": item.serial_number,
-            "purchase_date": _cell(item.purchase_date),
-            "purchase_price": _cell(item.purchase_price),
-            "currency": item.currency,
-            "vendor": item.vendor,
-            "warranty_expires": _cell(item.warranty_expires),
-            "notes": item.notes,
-            "archived": "true" if item.archived else "false",
-        }
+        row = {field.name: _cell(field, getattr(item, field.name)) for field in ITEM_FIELDS}
+        row["asset_id"] = item.asset_id
+        row["location"] = PATH_SEPARATOR.join(tree.names(item.location_id))
+        row["tags"] = ", ".join(tag.name for tag in item.tags)
+        yield row
 
 
-def _cell(value: Any) -> str:
-    return "" if value is None else str(json_value(value))
+def _cell(field: ItemField, value: Any) -> str:
+    if value is None:
+        return ""
+    if field.kind == "flag":
+        return "true" if value else "false"
+    if field.kind == "custom_fields":
+        return json.dumps(value) if value else ""
+    return str(json_value(value))
 
 
 def export_csv(*, session: Session) -> Iterator[str]:
@@ -166,23 +158,24 @@ def import_csv(
 
 
 def _row_input(row: dict[str, str], columns: Iterable[str]) -> dict[str, Any]:
-    """Turn CSV cells into the shape the item schema expects; empty cells mean "not given"."""
+    """Turn CSV cells into the shape the item schema expects; an empty cell clears a field
+    that may be empty (a date, a price, the tags) and leaves any other unchanged."""
     fields: dict[str, Any] = {}
     for name in columns:
         value = (row.get(name) or "").strip()
         if name == "location":
             fields[name] = value or None
-        elif not value:
-            if name in ("purchase_date", "purchase_price", "warranty_expires"):
-                fields[name] = None
-            elif name in ("tags", "custom_fields"):
-                fields[name] = []
         elif name == "tags":
             fields[name] = [tag for tag in (part.strip() for part in value.split(",")) if tag]
-        elif name == "custom_fields":
-            fields[name] = _json_cell(value)
-        else:
+        elif name not in _FIELDS:
+            if value:
+                fields[name] = value
+        elif _FIELDS[name].kind == "custom_fields":
+            fields[name] = _json_cell(value) if value else []
+        elif value:
             fields[name] = value
+        elif _FIELDS[name].nullable:
+            fields[name] = None
     return fields
 
 

@@ -155,33 +155,54 @@ class Tag(Base):
 
 
 class Item(Base):
+    """An item. Columns with a label in `info` are its plain fields: the API, CSV, the item
+    form and the history derive theirs from them (catalog.fields)."""
+
     __tablename__ = "items"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     asset_id: Mapped[str] = mapped_column(String(16), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, server_default="")
-    quantity: Mapped[Decimal] = mapped_column(Numeric(14, 3), server_default="1")
-    unit: Mapped[str] = mapped_column(String(32), server_default="")
+    name: Mapped[str] = mapped_column(String(200), info={"label": "Name", "required": True})
+    description: Mapped[str] = mapped_column(Text, server_default="", info={"label": "Description"})
+    quantity: Mapped[Decimal] = mapped_column(
+        Numeric(14, 3), server_default="1", info={"label": "Quantity"}
+    )
+    unit: Mapped[str] = mapped_column(String(32), server_default="", info={"label": "Unit"})
     location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="RESTRICT"), index=True
     )
-    custom_fields: Mapped[list[dict[str, Any]]] = mapped_column(
-        JSONB, server_default=text("'[]'::jsonb")
+    manufacturer: Mapped[str] = mapped_column(
+        String(200), server_default="", info={"label": "Manufacturer"}
     )
-    manufacturer: Mapped[str] = mapped_column(String(200), server_default="")
-    model: Mapped[str] = mapped_column(String(200), server_default="")
-    serial_number: Mapped[str] = mapped_column(String(200), server_default="")
-    purchase_date: Mapped[date | None] = mapped_column(Date)
-    purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    currency: Mapped[str] = mapped_column(String(3), server_default="")
-    vendor: Mapped[str] = mapped_column(String(200), server_default="")
-    warranty_expires: Mapped[date | None] = mapped_column(Date)
-    notes: Mapped[str] = mapped_column(Text, server_default="")
-    archived: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), index=True)
+    model: Mapped[str] = mapped_column(String(200), server_default="", info={"label": "Model"})
+    serial_number: Mapped[str] = mapped_column(
+        String(200), server_default="", info={"label": "Serial number"}
+    )
+    purchase_date: Mapped[date | None] = mapped_column(Date, info={"label": "Purchase date"})
+    purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(12, 2), info={"label": "Price"})
+    currency: Mapped[str] = mapped_column(
+        String(3),
+        server_default="",
+        info={
+            "label": "Currency",
+            "pattern": r"^([A-Z]{3})?$",
+            "pattern_error": "must be a 3-letter code such as EUR",
+        },
+    )
+    vendor: Mapped[str] = mapped_column(
+        String(200), server_default="", info={"label": "Bought from"}
+    )
+    warranty_expires: Mapped[date | None] = mapped_column(Date, info={"label": "Warranty until"})
+    notes: Mapped[str] = mapped_column(Text, server_default="", info={"label": "Notes"})
+    archived: Mapped[bool] = mapped_column(
+        Boolean, server_default=text("false"), index=True, info={"label": "Archived"}
+    )
+    custom_fields: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, server_default=text("'[]'::jsonb"), info={"label": "Custom fields"}
+    )
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     # Weighted full-text document (name A, tags B, location C, description and fields D),
-    # kept current by services.search_text whenever any of its sources changes.
+    # kept current by search.refresh whenever any of its sources changes.
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = _now_column()

@@ -8,9 +8,10 @@ import shutil
 import warnings
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from inventory.embeddings.resolve import ONNX_FILE, ONNX_META, EmbeddingUnavailable, onnx_export_dir
+from inventory.files import atomic_file
 from inventory.settings import Settings
 
 OPSET = 17
@@ -44,9 +45,8 @@ def export_onnx(settings: Settings, model: str) -> Path:
     }
     (target / ONNX_META).write_text(json.dumps(meta, indent=2))
     # model.onnx appears last and whole: a half-finished export is never taken for a model.
-    tmp = target / (ONNX_FILE + ".tmp")
-    _trace(torch, transformer[0].auto_model, tmp)
-    tmp.replace(target / ONNX_FILE)
+    with atomic_file(target / ONNX_FILE) as handle:
+        _trace(torch, transformer[0].auto_model, handle)
     return target
 
 
@@ -76,7 +76,7 @@ class _LastHiddenState:
         return Wrapped().eval()
 
 
-def _trace(torch: Any, model: Any, path: Path) -> None:
+def _trace(torch: Any, model: Any, output: BinaryIO) -> None:
     # A padded example batch, so the traced graph keeps the attention-mask path.
     ids = torch.tensor([[101, 2023, 2003, 102], [101, 2023, 102, 0]], dtype=torch.long)
     mask = (ids != 0).long()
@@ -87,7 +87,7 @@ def _trace(torch: Any, model: Any, path: Path) -> None:
         torch.onnx.export(
             _LastHiddenState.wrap(torch, model),
             (ids, mask, torch.zeros_like(ids)),
-            str(path),
+            output,
             input_names=list(INPUTS),
             output_names=["last_hidden_state"],
             dynamic_axes=axes,

@@ -22,6 +22,7 @@ from inventory.db import migrate
 from inventory.db.models import Item, Location, Photo, User
 from inventory.db.session import Database
 from inventory.errors import InvalidInput
+from inventory.files import atomic_file
 from inventory.operations import pgtools
 from inventory.photos.maintenance import referenced_names
 from inventory.photos.store import check_name, open_store
@@ -66,8 +67,11 @@ def backup(
         dump = Path(work) / DUMP
         pgtools.run_tool([pgtools.pg_tool("pg_dump"), *DUMP_OPTIONS, f"--file={dump}"], database)
         members: dict[str, dict[str, Any]] = {}
-        partial = output.with_name(output.name + ".partial")
-        with database.session() as session, tarfile.open(partial, "w") as archive:
+        with (
+            database.session() as session,
+            atomic_file(output) as handle,
+            tarfile.open(fileobj=handle, mode="w") as archive,
+        ):
             _add_file(archive, DUMP, dump, members)
             _add_bytes(archive, CONFIG, _public_config(settings), members)
             store = open_store(settings=settings, session=session)
@@ -79,7 +83,6 @@ def backup(
                     progress(1)
             manifest = _manifest(session, database, members)
             _add_bytes(archive, MANIFEST, json.dumps(manifest, indent=2).encode(), {})
-        partial.replace(output)
     return BackupResult(path=output, manifest=manifest)
 
 

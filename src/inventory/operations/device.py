@@ -12,7 +12,6 @@ compose `tunnel` profile; registering again asks again and rewrites it (idempote
 from __future__ import annotations
 
 import json
-import os
 import re
 import ssl
 import urllib.error
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from inventory import __version__
 from inventory.errors import DomainError
+from inventory.files import write_atomically
 from inventory.settings import Settings
 
 TIMEOUT_S = 15
@@ -145,11 +145,6 @@ def _check_reply(reply: bytes) -> tuple[str, str]:
 
 def _save(config_dir: Path, hostname: str, token: str) -> Path:
     """tunnel.env for compose (TUNNEL_TOKEN, TUNNEL_HOSTNAME), written atomically, mode 600."""
-    config_dir.mkdir(parents=True, exist_ok=True)
     target = config_dir / "tunnel.env"
-    tmp = target.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(f"TUNNEL_HOSTNAME={hostname}\nTUNNEL_TOKEN={token}\n")
-    tmp.replace(target)
+    write_atomically(target, f"TUNNEL_HOSTNAME={hostname}\nTUNNEL_TOKEN={token}\n", mode=0o600)
     return target

@@ -172,7 +172,8 @@ def libpq(pairs: Sequence[tuple[str, str]]) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` readable by its owner only, replacing it in one step."""
+    """Write `text` to `path` readable by its owner only, replacing it in one step (not
+    inventory.files.write_atomically: this file runs on its own, with the standard library)."""
     temp = path.with_name(f".{path.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -9,10 +9,9 @@ the database store writes inside the caller's transaction (a rollback leaves not
 from __future__ import annotations
 
 import errno
-import os
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -22,12 +21,12 @@ from sqlalchemy.orm import Session
 
 from inventory.db.models import ImageBlob
 from inventory.errors import InsufficientStorage, NotFound
+from inventory.files import is_temporary, write_atomically
 from inventory.settings import Settings, StorageMethod
 
 NAME_PATTERN = re.compile(r"(?P<key>[0-9a-f]{64})-(?P<size>display|thumb)\.(?P<ext>webp|jpg)")
 SIZES = ("display", "thumb")
 MEDIA_TYPES = {"webp": "image/webp", "jpg": "image/jpeg"}
-_TEMP_SUFFIX = ".tmp"
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 
 
@@ -99,7 +98,7 @@ class FilesystemStore:
             return False  # content-addressed: same name, same bytes
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _write_atomically(target, data)
+            write_atomically(target, data)
         except OSError as exc:
             if exc.errno in _DISK_FULL:
                 raise InsufficientStorage("the image storage is full; nothing was saved") from None
@@ -126,8 +125,7 @@ class FilesystemStore:
     def stale_temporaries(self) -> Iterator[Path]:
         """Leftovers of interrupted writes (a crash between write and rename)."""
         for path in self._files():
-            temporary = path.name.startswith(".") and path.name.endswith(_TEMP_SUFFIX)
-            if temporary and self._settled(path):
+            if is_temporary(path) and self._settled(path):
                 yield path
 
     def _files(self) -> Iterator[Path]:
@@ -141,20 +139,6 @@ class FilesystemStore:
             return time.time() - path.stat().st_mtime >= self.settle_seconds
         except FileNotFoundError:
             return False
-
-
-def _write_atomically(target: Path, data: bytes) -> None:
-    temp = target.with_name(f".{target.name}.{os.getpid()}.{time.monotonic_ns()}{_TEMP_SUFFIX}")
-    try:
-        with temp.open("xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temp.chmod(0o644)  # nginx (another user) serves these files
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
 
 
 class DatabaseStore:
@@ -197,8 +181,3 @@ def open_store(
     if (method or settings.image_storage_method) == "database":
         return DatabaseStore(session)
     return FilesystemStore(settings.images_path)
-
-
-def delete_all(store: ImageStore, names: Iterable[str]) -> None:
-    for name in names:
-        store.delete(name)

@@ -12,7 +12,7 @@ from flask_smorest.utils import prepare_response
 from werkzeug.wrappers import Response
 
 from inventory import __version__
-from inventory.catalog.fields import MAX_ID
+from inventory.validation import MAX_ID
 from inventory.web.api import accounts, items, locations, photos, search, tags, transfer
 from inventory.web.api.schemas import ProblemSchema
 from inventory.web.auth import public

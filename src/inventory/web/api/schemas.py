@@ -1,4 +1,4 @@
-"""Response and query schemas of the API (request bodies for items live in services.schemas)."""
+"""Response and query schemas of the API (item fields and their validation: catalog.fields)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from flask import g
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from inventory.catalog import locations
-from inventory.catalog.fields import (
-    Amount,
-    CustomFieldSchema,
-    Id,
-    ItemFieldsSchema,
-    Text,
-    tag_field,
-)
+from inventory.catalog.fields import ITEM_FIELDS, ItemFieldsSchema, tag_field
 from inventory.catalog.item_queries import SORT_COLUMNS
 from inventory.db.models import Item, Location, Photo, Role
+from inventory.validation import MAX_ID, Amount, Id, Text
 from inventory.web.context import db, location_tree
 
 
@@ -54,28 +48,16 @@ class PhotoSchema(Schema):
 
 
 class ItemSchema(Schema):
+    class Meta:
+        include = {field.name: field.output() for field in ITEM_FIELDS}  # noqa: RUF012
+
     id = fields.Integer()
     asset_id = fields.String()
-    name = fields.String()
-    description = fields.String()
-    quantity = fields.Float()
-    unit = fields.String()
     location_id = fields.Integer(allow_none=True)
     location_path = fields.Method(
         "_location_path", metadata={"type": "string", "example": "Home › Garage › Workbench"}
     )
     tags = fields.Method("_tags", metadata={"type": "array", "items": {"type": "string"}})
-    custom_fields = fields.List(fields.Nested(CustomFieldSchema))
-    manufacturer = fields.String()
-    model = fields.String()
-    serial_number = fields.String()
-    purchase_date = fields.Date(allow_none=True)
-    purchase_price = fields.Float(allow_none=True)
-    currency = fields.String()
-    vendor = fields.String()
-    warranty_expires = fields.Date(allow_none=True)
-    notes = fields.String()
-    archived = fields.Boolean()
     version = fields.Integer()
     photos = fields.List(fields.Nested(PhotoSchema))
     created_at = fields.DateTime()
@@ -120,7 +102,7 @@ class ItemCreatedSchema(ItemSchema):
 class ItemUpdateSchema(ItemFieldsSchema):
     version = fields.Integer(
         strict=True,
-        validate=validate.Range(min=1, max=2**31 - 1),
+        validate=validate.Range(min=1, max=MAX_ID),
         metadata={"description": "The version you edited; a stale one is refused with 409."},
     )
 

@@ -11,35 +11,49 @@ from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from inventory.catalog.fields import ITEM_FIELDS
+from inventory.catalog.history import json_value
+from inventory.catalog.tree import LocationTree
+from inventory.db.models import Item
 from inventory.errors import DomainError
 from inventory.web.context import db
-
-ITEM_TEXT_FIELDS = (
-    "name",
-    "description",
-    "unit",
-    "manufacturer",
-    "model",
-    "serial_number",
-    "currency",
-    "vendor",
-    "notes",
-)
-ITEM_OPTIONAL_FIELDS = ("quantity", "purchase_date", "purchase_price", "warranty_expires")
 
 
 def item_input(form: MultiDict[str, str]) -> dict[str, Any]:
     """The item form as API-shaped input: tags split on commas, custom fields from rows."""
-    data: dict[str, Any] = {name: form.get(name, "") for name in ITEM_TEXT_FIELDS}
-    for name in ITEM_OPTIONAL_FIELDS:
-        data[name] = form.get(name, "").strip() or None
-    if data["quantity"] is None:
-        data["quantity"] = "0"
+    data: dict[str, Any] = {}
+    for field in ITEM_FIELDS:
+        raw = form.get(field.name, "")
+        match field.kind:
+            case "text" | "long_text":
+                data[field.name] = raw
+            case "amount" | "date":
+                data[field.name] = raw.strip() or (None if field.nullable else "0")
+            case "flag":
+                data[field.name] = raw == "on"
+            case "custom_fields":
+                data[field.name] = _custom_fields(form)
     data["location"] = form.get("location", "").strip() or None
     data["tags"] = [tag.strip() for tag in form.get("tags", "").split(",") if tag.strip()]
-    data["archived"] = form.get("archived") == "on"
-    data["custom_fields"] = _custom_fields(form)
     return data
+
+
+def item_values(item: Item, tree: LocationTree) -> dict[str, Any]:
+    """An item as the form shows it: text in every field (custom fields come as rows)."""
+    values: dict[str, Any] = {}
+    for field in ITEM_FIELDS:
+        value = getattr(item, field.name)
+        match field.kind:
+            case "flag":
+                values[field.name] = "on" if value else ""
+            case "custom_fields":
+                pass
+            case _:
+                values[field.name] = "" if value is None else json_value(value)
+    values["location"] = "/".join(tree.names(item.location_id))
+    values["tags"] = ", ".join(tag.name for tag in item.tags)
+    values["version"] = item.version
+    return values
 
 
 def _custom_fields(form: MultiDict[str, str]) -> list[dict[str, Any]]:

@@ -17,13 +17,13 @@ from inventory.errors import DomainError, InvalidInput
 from inventory.photos import uploads as photos
 from inventory.photos.store import open_store
 from inventory.search import similar
+from inventory.validation import parse_id
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, embedder, location_tree, settings
 from inventory.web.views.forms import (
-    ITEM_OPTIONAL_FIELDS,
-    ITEM_TEXT_FIELDS,
     domain_errors,
     item_input,
+    item_values,
     validate,
 )
 
@@ -31,17 +31,12 @@ bp = Blueprint("item_pages", __name__)
 PER_PAGE = 50
 
 
-def _int_arg(name: str) -> int | None:
-    value = request.args.get(name, "")
-    return int(value) if value.isdigit() and 0 < int(value) < 2**31 else None
-
-
 @bp.get("")
 @requires(Role.viewer)
 def index() -> str:
     archived = request.args.get("archived", "false")
     filters = queries.ItemFilter(
-        location_id=_int_arg("location_id"),
+        location_id=parse_id(request.args.get("location_id")),
         tag=request.args.get("tag", "").strip()[:64] or None,
         archived=archived if archived in ("true", "all") else "false",  # type: ignore[arg-type]
         text=request.args.get("q", "").strip()[:500] or None,
@@ -52,7 +47,7 @@ def index() -> str:
         filters=filters,
         sort=sort if sort in queries.SORT_COLUMNS else "name",
         descending=request.args.get("order") == "desc",
-        page=min(_int_arg("page") or 1, 100_000),
+        page=min(parse_id(request.args.get("page")) or 1, 100_000),
         per_page=PER_PAGE,
     )
     return render_template(
@@ -158,7 +153,7 @@ def _attach_photos(item_id: int) -> None:
 @requires(Role.editor)
 def edit(item_id: int) -> str:
     item = queries.get_item(session=db(), item_id=item_id)
-    return _form(item, _form_values(item), item.custom_fields, {})
+    return _form(item, item_values(item, location_tree()), item.custom_fields, {})
 
 
 @bp.post("/<id:item_id>/edit")
@@ -174,7 +169,7 @@ def update(item_id: int) -> Response | tuple[str, int]:
                 item_id=item.id,
                 data=data,
                 actor=current_user(),
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=parse_id(version),
             )
             return redirect(url_for("item_pages.detail", item_id=item.id))
         except DomainError as exc:
@@ -202,15 +197,3 @@ def quantity(item_id: int) -> Response:
 def delete(item_id: int) -> Response:
     service.delete_item(session=db(), item_id=item_id)
     return redirect(url_for("item_pages.index"))
-
-
-def _form_values(item: Item) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        name: getattr(item, name) for name in (*ITEM_TEXT_FIELDS, *ITEM_OPTIONAL_FIELDS)
-    }
-    values["quantity"] = history.json_value(item.quantity)
-    values["location"] = "/".join(location_tree().names(item.location_id))
-    values["tags"] = ", ".join(tag.name for tag in item.tags)
-    values["archived"] = "on" if item.archived else ""
-    values["version"] = item.version
-    return {key: "" if value is None else value for key, value in values.items()}

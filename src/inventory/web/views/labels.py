@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 from inventory.catalog import item_queries, labels
 from inventory.db.models import Role
 from inventory.errors import DomainError
+from inventory.validation import parse_id
 from inventory.web.auth import requires
 from inventory.web.context import db, settings
 
@@ -16,7 +17,7 @@ bp = Blueprint("labels", __name__)
 
 
 def _ids(name: str) -> list[int]:
-    return [int(v) for v in request.args.getlist(name) if v.isdigit() and int(v) < 2**31]
+    return [found for v in request.args.getlist(name) if (found := parse_id(v)) is not None]
 
 
 @bp.get("/labels")

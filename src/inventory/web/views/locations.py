@@ -9,15 +9,12 @@ from werkzeug.wrappers import Response
 
 from inventory.catalog import locations as service
 from inventory.db.models import Role
+from inventory.validation import parse_id
 from inventory.web.auth import requires
 from inventory.web.context import current_user, db, location_tree
 from inventory.web.views.forms import attempt
 
 bp = Blueprint("location_pages", __name__)
-
-
-def _parent(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() and int(value) < 2**31 else None
 
 
 @bp.get("")
@@ -41,7 +38,7 @@ def index() -> str:
 @requires(Role.editor)
 def create() -> Response:
     name = request.form.get("name", "")[:200]
-    parent_id = _parent(request.form.get("parent_id"))
+    parent_id = parse_id(request.form.get("parent_id"))
     return attempt(
         lambda: service.create_location(session=db(), name=name, parent_id=parent_id),
         then=url_for("location_pages.index"),
@@ -58,7 +55,7 @@ def update(location_id: int) -> Response:
             location_id=location_id,
             actor=current_user(),
             name=request.form.get("name", "")[:200] or None,
-            parent_id=_parent(request.form.get("parent_id")),
+            parent_id=parse_id(request.form.get("parent_id")),
             move="parent_id" in request.form,
         ),
         then=url_for("location_pages.index"),
