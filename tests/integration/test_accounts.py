@@ -1,33 +1,18 @@
 """Browser sign-in, sessions, CSRF, throttling, passwords and API tokens."""
 
-import re
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from inventory.db.session import Database
 from tests.conftest import PASSWORD, ApiClient
-
-
-def _csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "the form carries a CSRF token"
-    return match.group(1)
-
-
-def _sign_in(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": _csrf(client)},
-    )
+from tests.helpers import form_token, sign_in
 
 
 def test_sign_in_sets_a_protected_cookie_and_reaches_pages(app: Flask, admin: ApiClient) -> None:
     client = app.test_client()
-    response = _sign_in(client, "admin-user")
+    response = sign_in(client, "admin-user")
     assert response.status_code == 302
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie
@@ -45,18 +30,18 @@ def test_form_without_csrf_token_is_refused(app: Flask, admin: ApiClient) -> Non
 
 def test_cookie_api_writes_need_the_csrf_header(app: Flask, editor: ApiClient) -> None:
     client = app.test_client()
-    _sign_in(client, "editor-user")
+    sign_in(client, "editor-user")
     assert client.post("/api/v1/items", json={"name": "Kettle"}).status_code == 403
-    token = _csrf(client, "/")
+    token = form_token(client, "/")
     created = client.post("/api/v1/items", json={"name": "Kettle"}, headers={"X-CSRFToken": token})
     assert created.status_code == 201
 
 
-def test_session_id_rotates_at_sign_in(app: Flask, admin: ApiClient) -> None:
+def test_session_id_rotates_atsign_in(app: Flask, admin: ApiClient) -> None:
     client = app.test_client()
     client.get("/login")
     before = client.get_cookie("inventory_session")
-    _sign_in(client, "admin-user")
+    sign_in(client, "admin-user")
     after = client.get_cookie("inventory_session")
     assert after is not None
     assert before is None or before.value != after.value
@@ -66,10 +51,10 @@ def test_logout_invalidates_the_session_even_if_the_cookie_is_replayed(
     app: Flask, admin: ApiClient
 ) -> None:
     client = app.test_client()
-    _sign_in(client, "admin-user")
+    sign_in(client, "admin-user")
     stolen = client.get_cookie("inventory_session")
     assert stolen is not None
-    client.post("/logout", data={"csrf_token": _csrf(client, "/")})
+    client.post("/logout", data={"csrf_token": form_token(client, "/")})
     attacker = app.test_client()
     attacker.set_cookie("inventory_session", stolen.value)
     assert attacker.get("/").status_code == 302
@@ -78,7 +63,7 @@ def test_logout_invalidates_the_session_even_if_the_cookie_is_replayed(
 
 def test_expired_session_is_refused(app: Flask, admin: ApiClient, database: Database) -> None:
     client = app.test_client()
-    _sign_in(client, "admin-user")
+    sign_in(client, "admin-user")
     with database.engine.begin() as conn:
         conn.execute(text("UPDATE user_sessions SET expires_at = now() - interval '1 second'"))
     assert client.get("/").status_code == 302
@@ -87,18 +72,18 @@ def test_expired_session_is_refused(app: Flask, admin: ApiClient, database: Data
 
 def test_password_change_signs_out_other_sessions(app: Flask, admin: ApiClient) -> None:
     phone, laptop = app.test_client(), app.test_client()
-    _sign_in(phone, "admin-user")
-    _sign_in(laptop, "admin-user")
+    sign_in(phone, "admin-user")
+    sign_in(laptop, "admin-user")
     response = laptop.post(
         "/api/v1/me/password",
         json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
-        headers={"X-CSRFToken": _csrf(laptop, "/")},
+        headers={"X-CSRFToken": form_token(laptop, "/")},
     )
     assert response.status_code == 204
     assert laptop.get("/api/v1/me").status_code == 200
     assert phone.get("/api/v1/me").status_code == 401
-    assert _sign_in(app.test_client(), "admin-user").status_code == 401
-    assert _sign_in(app.test_client(), "admin-user", "a brand new passphrase").status_code == 302
+    assert sign_in(app.test_client(), "admin-user").status_code == 401
+    assert sign_in(app.test_client(), "admin-user", "a brand new passphrase").status_code == 302
 
 
 def test_wrong_current_password_is_refused(admin: ApiClient) -> None:
@@ -114,28 +99,28 @@ def test_failed_sign_ins_are_throttled_per_account_then_forgiven(
     app: Flask, admin: ApiClient, database: Database
 ) -> None:
     client = app.test_client()
-    statuses = [_sign_in(client, "admin-user", "wrong password").status_code for _ in range(5)]
+    statuses = [sign_in(client, "admin-user", "wrong password").status_code for _ in range(5)]
     assert statuses[:4] == [401, 401, 401, 401]
     assert statuses[4] == 429
-    blocked = _sign_in(app.test_client(), "admin-user")  # even the right password waits
+    blocked = sign_in(app.test_client(), "admin-user")  # even the right password waits
     assert blocked.status_code == 429
     assert "try again in" in blocked.get_data(as_text=True)
     with database.engine.begin() as conn:  # the wait passes
         conn.execute(text("UPDATE login_throttle SET blocked_until = now() - interval '1 second'"))
-    assert _sign_in(app.test_client(), "admin-user").status_code == 302
+    assert sign_in(app.test_client(), "admin-user").status_code == 302
 
 
 def test_failed_sign_ins_are_throttled_per_address(app: Flask, make_api: Any) -> None:
     for number in range(5):
         make_api("viewer", f"user{number}")
     client = app.test_client()
-    statuses = [_sign_in(client, f"user{n}", "wrong password").status_code for n in range(5)]
+    statuses = [sign_in(client, f"user{n}", "wrong password").status_code for n in range(5)]
     assert statuses[-1] == 429  # different accounts, one address
 
 
 def test_unknown_user_and_wrong_password_look_the_same(app: Flask, admin: ApiClient) -> None:
-    unknown = _sign_in(app.test_client(), "nobody", "whatever pass")
-    wrong = _sign_in(app.test_client(), "admin-user", "whatever pass")
+    unknown = sign_in(app.test_client(), "nobody", "whatever pass")
+    wrong = sign_in(app.test_client(), "admin-user", "whatever pass")
     assert unknown.status_code == wrong.status_code == 401
     assert "wrong username or password" in unknown.get_data(as_text=True)
 
@@ -148,7 +133,7 @@ def test_login_next_only_follows_local_paths(app: Flask, admin: ApiClient) -> No
             "username": "admin-user",
             "password": PASSWORD,
             "next": "https://evil.example/",
-            "csrf_token": _csrf(client),
+            "csrf_token": form_token(client),
         },
     )
     assert response.location == "/"
@@ -199,7 +184,7 @@ def test_admin_manages_users_but_keeps_one_admin(admin: ApiClient) -> None:
 def test_first_run_setup_creates_the_admin_once(app: Flask, database: Database) -> None:
     client = app.test_client()
     assert client.get("/login").location == "/setup"
-    token = _csrf(client, "/setup")
+    token = form_token(client, "/setup")
     mismatch = client.post(
         "/setup",
         data={

@@ -28,6 +28,7 @@ from inventory.photos.maintenance import referenced_names
 from inventory.photos.store import FilesystemStore, open_store
 from inventory.settings import Settings
 from tests.conftest import ApiClient
+from tests.helpers import run_inventory, wait_until
 
 SNAPSHOT = {
     "items": "SELECT asset_id, name, quantity::text, custom_fields::text, version FROM items "
@@ -197,11 +198,11 @@ def test_cli_backup_and_restore(settings: Settings, admin: ApiClient, tmp_path: 
         "SECRET_KEY": settings.secret_key,
     }
     archive = tmp_path / "cli.tar"
-    made = _inventory(env, "backup", "--output", str(archive))
+    made = run_inventory(env, "backup", "--output", str(archive))
     assert made.returncode == 0, made.stderr
     assert "2 items" in made.stdout
     assert "Backing up" in made.stderr
-    refused = _inventory(env, "restore", str(archive))
+    refused = run_inventory(env, "restore", str(archive))
     assert refused.returncode == 2
     assert "--force" in refused.stderr
 
@@ -242,20 +243,6 @@ def _seed_big(settings: Settings, database: Database) -> None:
             )
             for size in ("display", "thumb"):
                 store.put(f"{key}-{size}.webp", os.urandom(48_000))
-
-
-def _inventory(
-    env: dict[str, str], *args: str, timeout: float = 120
-) -> subprocess.CompletedProcess[str]:
-    """The `inventory` command, run to its end as a person would."""
-    return subprocess.run(
-        [sys.executable, "-m", "inventory", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=timeout,
-    )
 
 
 def _restore_process(env: dict[str, str], archive: Path, *args: str) -> subprocess.Popen[bytes]:
@@ -308,10 +295,11 @@ def _photo_files(settings: Settings) -> dict[str, bytes]:
 
 
 def _wait_gone(pids: list[int]) -> None:
-    deadline = time.monotonic() + 10
-    while any(Path(f"/proc/{pid}").exists() for pid in pids):
-        assert time.monotonic() < deadline, f"{pids} outlived the restore"
-        time.sleep(0.05)
+    wait_until(
+        lambda: not any(Path(f"/proc/{pid}").exists() for pid in pids),
+        what=f"{pids} to end with the restore",
+        within=10,
+    )
 
 
 def _cli_env(settings: Settings, target_settings: Settings, target_db: Database) -> dict[str, str]:
@@ -355,7 +343,7 @@ def test_a_restore_killed_half_way_leaves_nothing_half_applied(
     assert _photo_files(target_settings) == {}
 
     # Run again: it works, and the abandoned staging folders are gone.
-    rerun = _inventory(env, "restore", str(archive), timeout=300)
+    rerun = run_inventory(env, "restore", str(archive), timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert _snapshot(target_db)["items"] == _snapshot(database)["items"]
     assert _photo_bytes(target_settings, target_db) == _photo_bytes(settings, database)
@@ -381,6 +369,6 @@ def test_a_forced_restore_killed_half_way_keeps_the_old_data(
     assert _snapshot(target_db) == before
     assert _photo_files(target_settings) == files_before
 
-    rerun = _inventory(env, "restore", "--force", str(big), timeout=300)
+    rerun = run_inventory(env, "restore", "--force", str(big), timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     assert len(_snapshot(target_db)["items"]) == BIG_ITEMS + 2

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from inventory.db import embedded
 from inventory.db.session import Database
 from inventory.settings import Settings
+from tests.helpers import wait_until
 from tests.ports import free_port
 
 
@@ -192,12 +193,12 @@ def test_an_import_killed_midway_changes_nothing(
             stderr=subprocess.DEVNULL,
         )
         # Killed once it has written for a while (its transaction has an id), not yet committed.
-        _wait_for(lambda: _writers(database) > 0, what="the import to start writing")
+        wait_until(lambda: _writers(database) > 0, what="the import to start writing")
         time.sleep(0.5)
         assert importer.poll() is None, "the import finished before it could be killed"
         importer.kill()
         importer.wait()
-        _wait_for(lambda: _writers(database) == 0, what="the killed import's transaction to end")
+        wait_until(lambda: _writers(database) == 0, what="the killed import's transaction to end")
         with database.engine.connect() as conn:
             items = conn.execute(text("SELECT name, quantity::int FROM items")).all()
             places = conn.scalars(text("SELECT name FROM locations ORDER BY name")).all()
@@ -224,10 +225,3 @@ def _writers(database: Database) -> int:
             )
         )
         return count
-
-
-def _wait_for(condition: Any, *, what: str, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)

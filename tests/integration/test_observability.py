@@ -12,6 +12,7 @@ from flask import Flask
 
 from inventory.web.observability import RequestIdFilter, configure_logging
 from tests.conftest import PASSWORD, ApiClient
+from tests.helpers import form_token
 
 
 def test_every_answer_carries_a_request_id(app: Flask, viewer: ApiClient) -> None:
@@ -36,8 +37,7 @@ def test_request_log_has_the_id_and_no_secrets(
         headers={"X-Request-ID": "trace-0001-abcd"},
     )
     client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    token = form_token(client)
     client.post(
         "/login", data={"username": "admin-user", "password": PASSWORD, "csrf_token": token}
     )

@@ -6,30 +6,9 @@ import re
 from typing import Any
 
 from flask import Flask
-from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, ApiClient
-
-
-def _csrf(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
-
-
-def _signed_in(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    token = _csrf(client.get("/login").get_data(as_text=True))
-    response = client.post(
-        "/login", data={"username": username, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302
-    return client
-
-
-def _post(client: FlaskClient, path: str, form_page: str, data: dict[str, Any]) -> Any:
-    token = _csrf(client.get(form_page).get_data(as_text=True))
-    return client.post(path, data={**data, "csrf_token": token})
+from tests.helpers import csrf_token, post_form, signed_in
 
 
 def test_every_page_renders_for_an_admin(app: Flask, admin: ApiClient) -> None:
@@ -37,7 +16,7 @@ def test_every_page_renders_for_an_admin(app: Flask, admin: ApiClient) -> None:
         "/api/v1/items",
         json={"name": "Drill", "location": "Home/Garage", "warranty_expires": "2099-01-01"},
     )
-    client = _signed_in(app, "admin-user")
+    client = signed_in(app, "admin-user")
     for path in (
         "/",
         "/items",
@@ -62,12 +41,12 @@ def test_every_page_renders_for_an_admin(app: Flask, admin: ApiClient) -> None:
 
 
 def test_create_item_form_keeps_input_and_names_bad_fields(app: Flask, editor: ApiClient) -> None:
-    client = _signed_in(app, "editor-user")
-    bad = _post(
+    client = signed_in(app, "editor-user")
+    bad = post_form(
         client,
         "/items/new",
-        "/items/new",
-        {
+        page="/items/new",
+        data={
             "name": "Tent",
             "description": "two person",
             "quantity": "-2",
@@ -86,11 +65,11 @@ def test_create_item_form_keeps_input_and_names_bad_fields(app: Flask, editor: A
     assert "two person" in page
     assert "camping, outdoor" in page
     assert "heavy" in page
-    good = _post(
+    good = post_form(
         client,
         "/items/new",
-        "/items/new",
-        {
+        page="/items/new",
+        data={
             "name": "Tent",
             "quantity": "1",
             "location": "Home/Loft",
@@ -108,13 +87,13 @@ def test_create_item_form_keeps_input_and_names_bad_fields(app: Flask, editor: A
 
 def test_edit_with_stale_version_is_refused_and_keeps_input(app: Flask, editor: ApiClient) -> None:
     item = editor.post("/api/v1/items", json={"name": "Ladder"}).json
-    client = _signed_in(app, "editor-user")
+    client = signed_in(app, "editor-user")
     editor.patch(f"/api/v1/items/{item['id']}", json={"notes": "someone else"})
-    response = _post(
+    response = post_form(
         client,
         f"/items/{item['id']}/edit",
-        f"/items/{item['id']}/edit",
-        {"name": "Ladder", "notes": "mine", "version": "1", "quantity": "1"},
+        page=f"/items/{item['id']}/edit",
+        data={"name": "Ladder", "notes": "mine", "version": "1", "quantity": "1"},
     )
     assert response.status_code == 422
     assert "changed by someone else" in response.get_data(as_text=True)
@@ -124,10 +103,10 @@ def test_edit_with_stale_version_is_refused_and_keeps_input(app: Flask, editor: 
 
 def test_quantity_buttons(app: Flask, editor: ApiClient) -> None:
     item = editor.post("/api/v1/items", json={"name": "Batteries", "quantity": 1}).json
-    client = _signed_in(app, "editor-user")
+    client = signed_in(app, "editor-user")
     detail = f"/items/{item['id']}"
     for delta in ("-1", "-1", "1"):
-        _post(client, f"{detail}/quantity", detail, {"delta": delta})
+        post_form(client, f"{detail}/quantity", page=detail, data={"delta": delta})
     assert editor.get(f"/api/v1/items/{item['id']}").json["quantity"] == 1
 
 
@@ -136,13 +115,13 @@ def test_viewer_sees_no_edit_controls_and_cannot_post(
 ) -> None:
     item = editor.post("/api/v1/items", json={"name": "Lamp", "location": "Office"}).json
     make_api("viewer")
-    client = _signed_in(app, "viewer-user")
+    client = signed_in(app, "viewer-user")
     page = client.get(f"/items/{item['id']}").get_data(as_text=True)
     assert "Edit" not in page
     assert "Delete this item" not in page
     assert "One more" not in page
     assert client.get("/items/new").status_code == 403
-    token = _csrf(page)
+    token = csrf_token(page)
     for path in (
         f"/items/{item['id']}/quantity",
         f"/items/{item['id']}/delete",
@@ -155,28 +134,35 @@ def test_viewer_sees_no_edit_controls_and_cannot_post(
 
 
 def test_location_tree_create_move_and_refused_cycle(app: Flask, editor: ApiClient) -> None:
-    client = _signed_in(app, "editor-user")
-    _post(client, "/locations", "/locations", {"name": "Home"})
+    client = signed_in(app, "editor-user")
+    post_form(client, "/locations", page="/locations", data={"name": "Home"})
     home = editor.get("/api/v1/locations").json["locations"][0]["id"]
-    _post(client, "/locations", "/locations", {"name": "Garage", "parent_id": str(home)})
+    post_form(
+        client, "/locations", page="/locations", data={"name": "Garage", "parent_id": str(home)}
+    )
     garage = next(
         loc["id"]
         for loc in editor.get("/api/v1/locations").json["locations"]
         if loc["name"] == "Garage"
     )
-    refused = _post(
-        client, f"/locations/{home}", "/locations", {"name": "Home", "parent_id": str(garage)}
+    refused = post_form(
+        client,
+        f"/locations/{home}",
+        page="/locations",
+        data={"name": "Home", "parent_id": str(garage)},
     )
     assert "below itself" in client.get(refused.location).get_data(as_text=True)
     assert editor.get(f"/api/v1/locations/{home}").json["parent_id"] is None
-    _post(client, f"/locations/{garage}", "/locations", {"name": "Shed", "parent_id": ""})
+    post_form(
+        client, f"/locations/{garage}", page="/locations", data={"name": "Shed", "parent_id": ""}
+    )
     moved = editor.get(f"/api/v1/locations/{garage}").json
     assert (moved["name"], moved["parent_id"]) == ("Shed", None)
 
 
 def test_csv_import_preview_names_bad_line_then_applies(app: Flask, editor: ApiClient) -> None:
-    client = _signed_in(app, "editor-user")
-    token = _csrf(client.get("/account/import").get_data(as_text=True))
+    client = signed_in(app, "editor-user")
+    token = csrf_token(client.get("/account/import").get_data(as_text=True))
     bad = client.post(
         "/account/import",
         data={"csrf_token": token, "file": (io.BytesIO(b"name,quantity\nOk,1\nBad,-4\n"), "x.csv")},
@@ -199,8 +185,8 @@ def test_csv_import_preview_names_bad_line_then_applies(app: Flask, editor: ApiC
 
 
 def test_tokens_and_password_from_the_account_page(app: Flask, viewer: ApiClient) -> None:
-    client = _signed_in(app, "viewer-user")
-    created = _post(client, "/account/tokens", "/account", {"name": "shortcut"})
+    client = signed_in(app, "viewer-user")
+    created = post_form(client, "/account/tokens", page="/account", data={"name": "shortcut"})
     secret = re.search(r'class="token">(inv_[^<]+)<', created.get_data(as_text=True))
     assert secret
     assert (
@@ -209,11 +195,11 @@ def test_tokens_and_password_from_the_account_page(app: Flask, viewer: ApiClient
         .status_code
         == 200
     )
-    changed = _post(
+    changed = post_form(
         client,
         "/account/password",
-        "/account",
-        {
+        page="/account",
+        data={
             "current_password": PASSWORD,
             "new_password": "new long password",
             "confirm": "new long password",
@@ -226,7 +212,7 @@ def test_label_sheet_and_scan_by_photo_and_asset_id(app: Flask, editor: ApiClien
     import segno
 
     item = editor.post("/api/v1/items", json={"name": "Drill", "location": "Garage"}).json
-    client = _signed_in(app, "editor-user")
+    client = signed_in(app, "editor-user")
     sheet = client.get(f"/labels?item={item['id']}&location={item['location_id']}")
     page = sheet.get_data(as_text=True)
     assert sheet.status_code == 200
@@ -235,7 +221,7 @@ def test_label_sheet_and_scan_by_photo_and_asset_id(app: Flask, editor: ApiClien
 
     photo = io.BytesIO()
     segno.make(f"http://localhost/items/{item['id']}").save(photo, kind="png", scale=8)
-    token = _csrf(client.get("/scan").get_data(as_text=True))
+    token = csrf_token(client.get("/scan").get_data(as_text=True))
     scanned = client.post(
         "/scan", data={"csrf_token": token, "photo": (io.BytesIO(photo.getvalue()), "label.png")}
     )
@@ -256,8 +242,8 @@ def test_create_form_takes_photos_and_says_when_one_is_refused(
 ) -> None:
     from PIL import Image
 
-    client = _signed_in(app, "editor-user")
-    token = _csrf(client.get("/items/new").get_data(as_text=True))
+    client = signed_in(app, "editor-user")
+    token = csrf_token(client.get("/items/new").get_data(as_text=True))
     jpeg = io.BytesIO()
     Image.new("RGB", (640, 480), (10, 120, 60)).save(jpeg, "JPEG")
     created = client.post(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from inventory.photos import maintenance
 from inventory.photos.store import DatabaseStore, FilesystemStore
 from inventory.settings import Settings
 from tests.conftest import ApiClient
+from tests.helpers import signed_in
 
 GPS_MARKER = "SECRET-PLACE-48151623"
 
@@ -415,19 +415,7 @@ def test_anonymous_requests_are_refused_not_redirected(env: PhotoEnv) -> None:
 def test_signed_in_browser_session_may_fetch_images(env: PhotoEnv) -> None:
     item_id = new_item(env.editor)
     photo = upload(env.editor, item_id, (jpeg(), "a.jpg")).json["photos"][0]
-    browser = env.app.test_client()
-    page = browser.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
-    assert token is not None
-    signed_in = browser.post(
-        "/login",
-        data={
-            "username": env.viewer.user.username,
-            "password": "correct horse battery staple",
-            "csrf_token": token[1],
-        },
-    )
-    assert signed_in.status_code in {302, 303}, signed_in.data[:300]
+    browser = signed_in(env.app, env.viewer.user.username)
     image = browser.get(photo["url"])
     image.close()
     assert image.status_code == 200
