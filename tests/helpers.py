@@ -54,11 +54,12 @@ def post_form(client: FlaskClient, path: str, data: Mapping[str, Any], *, page: 
 
 
 def run_inventory(
-    env: Mapping[str, str], *args: str, timeout: float = 120
+    env: Mapping[str, str], *args: str, stdin: str = "", timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """The `inventory` command in a process of its own, run to its end as a person would."""
     return subprocess.run(
         [sys.executable, "-m", "inventory", *args],
+        input=stdin,
         env={**os.environ, **env},
         capture_output=True,
         text=True,

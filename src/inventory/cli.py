@@ -109,6 +109,22 @@ def db_upgrade() -> None:
     click.echo(f"schema at {after}" + ("" if before == after else f" (was {before})"))
 
 
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What the migration changes.")
+@click.option(
+    "--autogenerate", is_flag=True, help="Fill it with what the models declare beyond the schema."
+)
+@_friendly_errors
+def db_revision(message: str, autogenerate: bool) -> None:
+    """Write the next migration file (for developers of this app)."""
+    with _database(upgrade=False) as database:
+        try:
+            path = migrate.new_revision(database.engine, message, autogenerate=autogenerate)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"wrote {path}")
+
+
 @main.group()
 def user() -> None:
     """Accounts."""

@@ -16,20 +16,8 @@ from sqlalchemy import text
 from inventory.db import embedded
 from inventory.db.session import Database
 from inventory.settings import Settings
-from tests.helpers import wait_until
+from tests.helpers import run_inventory, wait_until
 from tests.ports import free_port
-
-
-def _run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "inventory", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture
@@ -50,21 +38,21 @@ def test_placeholder_secret_stops_production_start(cli_env: dict[str, str]) -> N
         "FLASK_ENV": "production",
         "SECRET_KEY": "inventory_docker_secret_key_change_in_production",
     }
-    result = _run(env, "serve")
+    result = run_inventory(env, "serve")
     assert result.returncode == 2
     assert result.stderr.strip().startswith("error: SECRET_KEY: still the placeholder")
     assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_bad_setting_names_the_variable(cli_env: dict[str, str]) -> None:
-    result = _run({**cli_env, "POSTGRES_PORT": "http"}, "db", "upgrade")
+    result = run_inventory({**cli_env, "POSTGRES_PORT": "http"}, "db", "upgrade")
     assert result.returncode == 2
     assert "POSTGRES_PORT" in result.stderr
 
 
 def test_two_processes_migrating_at_once_both_succeed(cli_env: dict[str, str]) -> None:
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda _: _run(cli_env, "db", "upgrade"), range(2)))
+        results = list(pool.map(lambda _: run_inventory(cli_env, "db", "upgrade"), range(2)))
     assert [r.returncode for r in results] == [0, 0], [r.stderr for r in results]
     assert all(r.stdout.startswith("schema at ") for r in results)
     heads = {r.stdout.split()[2] for r in results}
@@ -72,7 +60,7 @@ def test_two_processes_migrating_at_once_both_succeed(cli_env: dict[str, str]) -
 
 
 def test_users_tokens_import_export(cli_env: dict[str, str], tmp_path: Path) -> None:
-    created = _run(
+    created = run_inventory(
         cli_env,
         "user",
         "create",
@@ -85,7 +73,7 @@ def test_users_tokens_import_export(cli_env: dict[str, str], tmp_path: Path) -> 
     )
     assert created.returncode == 0, created.stderr
     assert "a long secret password" not in created.stdout + created.stderr
-    duplicate = _run(
+    duplicate = run_inventory(
         cli_env,
         "user",
         "create",
@@ -98,32 +86,32 @@ def test_users_tokens_import_export(cli_env: dict[str, str], tmp_path: Path) -> 
     )
     assert duplicate.returncode == 2
     assert "already exists" in duplicate.stderr
-    assert "ann\teditor" in _run(cli_env, "user", "list").stdout
+    assert "ann\teditor" in run_inventory(cli_env, "user", "list").stdout
 
-    token = _run(cli_env, "token", "create", "--username", "ann").stdout.strip()
+    token = run_inventory(cli_env, "token", "create", "--username", "ann").stdout.strip()
     assert token.startswith("inv_")
-    revoked = _run(cli_env, "token", "revoke", token)
+    revoked = run_inventory(cli_env, "token", "revoke", token)
     assert revoked.returncode == 0
     assert "ann" in revoked.stdout
 
     source = tmp_path / "in.csv"
     source.write_text("name,location,tags\nTent,Home/Loft,camping\nStove,Home/Loft,camping\n")
-    dry = _run(cli_env, "import", str(source), "--dry-run")
+    dry = run_inventory(cli_env, "import", str(source), "--dry-run")
     assert dry.returncode == 0
     assert "dry run: 2 to create" in dry.stdout
-    done = _run(cli_env, "import", str(source))
+    done = run_inventory(cli_env, "import", str(source))
     assert "2 created" in done.stdout
     assert "Importing" in done.stderr  # the progress bar
 
     output = tmp_path / "out.csv"
-    assert _run(cli_env, "export", "--output", str(output)).returncode == 0
+    assert run_inventory(cli_env, "export", "--output", str(output)).returncode == 0
     lines = output.read_text().splitlines()
     assert lines[0].startswith("asset_id,name")
     assert {line.split(",")[1] for line in lines[1:]} == {"Tent", "Stove"}
 
     bad = tmp_path / "bad.csv"
     bad.write_text("name,quantity\nA,1\nB,-1\nC,x\n")
-    failed = _run(cli_env, "import", str(bad))
+    failed = run_inventory(cli_env, "import", str(bad))
     assert failed.returncode == 1
     assert "line 3: quantity" in failed.stderr
     assert "line 4: quantity" in failed.stderr
@@ -180,7 +168,7 @@ def test_an_import_killed_midway_changes_nothing(
 ) -> None:
     first = tmp_path / "first.csv"
     first.write_text("asset_id,name,location,quantity\n000-001,Tent,Home/Loft,1\n")
-    assert _run(cli_env, "import", str(first)).returncode == 0
+    assert run_inventory(cli_env, "import", str(first)).returncode == 0
     big = tmp_path / "big.csv"
     rows = "".join(f",Box {n},Home/Shed/Shelf {n % 40},{n}\n" for n in range(1500))
     big.write_text("asset_id,name,location,quantity\n000-001,Tent,Home/Garage,99\n" + rows)
@@ -204,7 +192,7 @@ def test_an_import_killed_midway_changes_nothing(
             places = conn.scalars(text("SELECT name FROM locations ORDER BY name")).all()
         assert items == [("Tent", 1)]
         assert places == ["Home", "Loft"]
-        again = _run(cli_env, "import", str(big))
+        again = run_inventory(cli_env, "import", str(big))
         assert again.returncode == 0, again.stderr
         assert "1500 created, 1 updated" in again.stdout
         # The killed process no longer counts as a user of the embedded server, which stops

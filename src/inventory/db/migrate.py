@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
+from alembic.script import Script, ScriptDirectory
 from sqlalchemy import Engine, text
+
+from inventory.db.models import Base
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same in every process of this app.
@@ -44,3 +48,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def is_current(engine: Engine) -> bool:
     return current_revision(engine) == head_revision()
+
+
+def differences(engine: Engine) -> list[Any]:
+    """What the models declare and the migrated schema lacks (or the other way round): empty
+    when models and migrations agree."""
+    with engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": True}
+        )
+        return list(compare_metadata(context, Base.metadata))
+
+
+def new_revision(engine: Engine, message: str, *, autogenerate: bool) -> Path:
+    """Write the next migration file (0001, 0002, … then a slug of `message`); with
+    `autogenerate` its operations are what the models declare beyond the schema, which must be
+    at the head revision. Returns the new file."""
+    head = head_revision()
+    if autogenerate and current_revision(engine) != head:
+        raise ValueError(f"the database is not at the head revision {head}; upgrade it first")
+    config = alembic_config()
+    number = f"{int(head or 0) + 1:04d}"
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        script = command.revision(config, message=message, autogenerate=autogenerate, rev_id=number)
+    head_revision.cache_clear()
+    assert isinstance(script, Script), "one head, so one new script"
+    return Path(script.path)
