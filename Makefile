@@ -4,9 +4,12 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 export INVENTORY_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: install run test lint types check audit bench lock clean
+.PHONY: help install run test test-quick fmt lint types check audit bench lock clean
 
-install: $(VENV)/.installed
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 14
+
+install: $(VENV)/.installed  ## create .venv with the app and its development tools
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,30 +31,39 @@ $(MODEL_STAMP): | install
 
 # pytest exits 5 when it collects no tests (e.g. a filtered run): not a failure. Any other
 # non-zero status (failures, errors, interruptions) fails the target.
-test: install
+test: install  ## the whole suite (PYTEST_ARGS=... to narrow it)
 	$(BIN)/pytest $(PYTEST_ARGS); status=$$?; [ $$status -eq 5 ] && exit 0; exit $$status
 
-lint: install
+# Unit and integration tests only: no browser, no Docker; a couple of minutes.
+test-quick: PYTEST_ARGS += tests/unit tests/integration
+test-quick: test  ## unit and integration tests only (no browser, no Docker)
+
+fmt: install  ## format the code and apply ruff's safe fixes
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+lint: install  ## ruff, the import contract, hadolint, shellcheck
 	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/hadolint Dockerfile docker/*/Dockerfile tests/compose/standins/*/Dockerfile
 	$(BIN)/shellcheck .ci/run scripts/*.sh docker/*/*.sh tests/compose/standins/*/*.sh
 
-types: install
+types: install  ## mypy, strict on src/
 	$(BIN)/mypy
 
-check: lint types test
+check: lint types test  ## everything CI runs
 
 # Known vulnerabilities in the pinned dependencies (needs PyPI's JSON API or OSV; CI machines
 # reach neither, so CI cannot run it). The CPU build of torch is a local wheel: skipped.
-audit: install
+audit: install  ## known vulnerabilities in the pins
 	$(BIN)/pip-audit --requirement constraints.txt --no-deps --disable-pip --progress-spinner off
 
-bench: install
+bench: install  ## run the benchmarks in bench/ (figures, not tests)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 lock: install  ## refresh the exact pins after changing dependencies in pyproject.toml
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^inventory' > constraints.txt
 
-clean:
+clean:  ## remove the venv and caches (not ./data)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
