@@ -120,7 +120,7 @@ class SteadyTraffic:
                         self.created.append(reply.json()["id"])
                 else:
                     reply = client.get(
-                        "/api/v1/items?limit=5", headers={"Accept": "application/json"}
+                        "/api/v1/items?per_page=5", headers={"Accept": "application/json"}
                     )
                 self.statuses.append(reply.status)
                 if not 200 <= reply.status < 300:

@@ -136,7 +136,7 @@ def test_migrate_from_the_pi_into_the_stack(
     # photos come back byte for byte and plain-words search finds the right thing.
     client = Client(empty_stack.https_port, _tls(empty_stack, tmp_path))
     client.sign_in("pi-admin", ADMIN_PASSWORD)
-    listed = client.api("GET", "/api/v1/items?limit=50")
+    listed = client.api("GET", "/api/v1/items?per_page=50")
     assert listed.status == 200, listed.body[:300]
     assert len(listed.json()["items"]) == 8
     for name, data in pi.photos.items():
@@ -148,7 +148,7 @@ def test_migrate_from_the_pi_into_the_stack(
     assert found.json()["results"][0]["item"]["name"] == "Winter sleeping bag"
     by_token = client.request(
         "GET",
-        "/api/v1/items?limit=1",
+        "/api/v1/items?per_page=1",
         headers={"Authorization": f"Bearer {pi.token}"},
         cookies=False,
     )
