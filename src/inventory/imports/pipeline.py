@@ -519,10 +519,12 @@ def _update_items(
         update(_ITEMS)
         .where(_ITEMS.c.id == bindparam("b_id"))
         .values(
-            {name: bindparam(f"b_{name}") for name in FIELD_NAMES},
-            location_id=bindparam("b_location_id"),
-            version=_ITEMS.c.version + 1,
-            updated_at=func.now(),
+            {
+                **{name: bindparam(f"b_{name}") for name in FIELD_NAMES},
+                "location_id": bindparam("b_location_id"),
+                "version": _ITEMS.c.version + 1,
+                "updated_at": func.now(),
+            }
         )
     )
     for chunk in _chunks(rows):

@@ -32,8 +32,9 @@ class MappingRequired(InvalidInput):
 
     def __init__(self, header: list[str], suggestion: dict[str, str]) -> None:
         super().__init__(
-            "map the spreadsheet's columns onto item fields: send mapping as a JSON object "
-            f"{{column: field}}, e.g. {json.dumps(suggestion)}",
+            "the file has no 'name' column of ours: map the spreadsheet's columns onto item "
+            f"fields, sending mapping as a JSON object {{column: field}}, e.g. "
+            f"{json.dumps(suggestion)}",
             errors={"mapping": [f"fields: {', '.join(spreadsheet.TARGETS)}"]},
         )
         self.header = header
