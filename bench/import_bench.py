@@ -37,7 +37,7 @@ def _csv(rows: int) -> bytes:
     for n in range(rows):
         lines.append(
             f"{THINGS[n % len(THINGS)]} {n},{n % 9 + 1},{PLACES[n % len(PLACES)]}/Bin {n % 50},"
-            f"\"t{n % 20}, moving\",Acme,2024-0{n % 9 + 1}-1{n % 9},{n % 300}.50,note {n}"
+            f'"t{n % 20}, moving",Acme,2024-0{n % 9 + 1}-1{n % 9},{n % 300}.50,note {n}'
         )
     return ("\n".join(lines) + "\n").encode()
 
@@ -99,16 +99,16 @@ def main() -> None:
             _empty(database)
             new = _csv(size)
             for what, work in (
-                ("preview, new rows", lambda: _run(database, new, True)),
-                ("apply, new rows", lambda: _run(database, new, False)),
+                ("preview, new rows", lambda data=new: _run(database, data, True)),
+                ("apply, new rows", lambda data=new: _run(database, data, False)),
             ):
                 seconds = _timed(work)
                 figures[(size, what)] = size / seconds
                 print(f"{size:>7} {what:<26} {seconds:>8.2f} {size / seconds:>9.0f}")
             exported = _export(database)
             for what, work in (
-                ("preview, unchanged rows", lambda: _run(database, exported, True)),
-                ("apply, unchanged rows", lambda: _run(database, exported, False)),
+                ("preview, unchanged rows", lambda data=exported: _run(database, data, True)),
+                ("apply, unchanged rows", lambda data=exported: _run(database, data, False)),
             ):
                 seconds = _timed(work)
                 figures[(size, what)] = size / seconds

@@ -264,7 +264,7 @@ def _print_report(report: imports.ImportReport) -> None:
             ("unchanged", "unchanged"),
         )
     )
-    click.echo(f"{'dry run: ' if dry_run else ''}{report.format}: {counts}")
+    click.echo(f"{'dry run: ' if dry_run else ''}{counts} ({report.format})")
 
 
 @main.command("export")

@@ -40,7 +40,14 @@ def server(settings: Settings, tmp_path: Path) -> Any:
     }
     assert run_inventory(env, "db", "upgrade").returncode == 0
     created = run_inventory(
-        env, "user", "create", "--username", "mover", "--role", "editor", "--password-stdin",
+        env,
+        "user",
+        "create",
+        "--username",
+        "mover",
+        "--role",
+        "editor",
+        "--password-stdin",
         stdin="a long moving-in password\n",
     )
     assert created.returncode == 0, created.stderr
@@ -70,8 +77,14 @@ def server(settings: Settings, tmp_path: Path) -> Any:
         database.close()
 
 
-def _call(base: str, token: str, method: str, path: str, body: bytes | None = None,
-          content_type: str | None = None) -> Any:
+def _call(
+    base: str,
+    token: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    content_type: str | None = None,
+) -> Any:
     request = urllib.request.Request(base + path, data=body, method=method)  # noqa: S310
     request.add_header("Authorization", f"Bearer {token}")
     if content_type:
@@ -83,9 +96,13 @@ def _call(base: str, token: str, method: str, path: str, body: bytes | None = No
 def _multipart(data: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.csv\"\r\n"
-        "Content-Type: text/csv\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n'
+            "Content-Type: text/csv\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
@@ -98,12 +115,13 @@ def _count(database: Database, sql: str) -> int:
 def test_20000_rows_as_a_job_survive_the_worker_being_killed(server: Any) -> None:
     base, token, database = server
     rows = "".join(
-        f"Karton {n:05d} – Küche,{n % 9 + 1},Keller/Regal {n % 60}/Fach {n % 7},umzug;kiste {n % 5}\n"
+        f"Karton {n:05d} – Küche,{n % 9 + 1},Keller/Regal {n % 60}/Fach {n % 7},"
+        f"umzug;kiste {n % 5}\n"
         for n in range(ROWS)
     )
     body, content_type = _multipart(("name,quantity,location,tags\n" + rows).encode())
     started = time.monotonic()
-    status, headers, job = _call(base, token, "POST", "/api/v1/transfer/import", body, content_type)
+    status, headers, _ = _call(base, token, "POST", "/api/v1/transfer/import", body, content_type)
     answered = time.monotonic() - started
     assert status == 202
     assert answered < 15, f"the import request took {answered:.1f} s"
@@ -119,7 +137,9 @@ def test_20000_rows_as_a_job_survive_the_worker_being_killed(server: Any) -> Non
         return bool(current["status"] == "running" and current["progress"] >= 0.55)
 
     wait_until(writing, what="the job to start writing", within=240, every=0.2)
-    worker = _count(database, f"SELECT split_part(worker, ':', 2)::int FROM jobs WHERE id = {job_id}")
+    worker = _count(
+        database, f"SELECT split_part(worker, ':', 2)::int FROM jobs WHERE id = {job_id}"
+    )
     os.kill(worker, signal.SIGKILL)
     assert _count(database, "SELECT count(*) FROM items") == 0
 

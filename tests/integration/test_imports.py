@@ -65,7 +65,9 @@ def test_homebox_minimal_fixture(app: Flask, admin: ApiClient) -> None:
     report = _result(app, admin, _import(admin, (HOMEBOX / "minimal.csv").read_bytes()))
     assert (report["format"], report["created"]) == ("homebox", 3)
     items = _items(admin)
-    assert {name: (i["quantity"], i["description"], i["location_path"]) for name, i in items.items()} == {
+    assert {
+        name: (i["quantity"], i["description"], i["location_path"]) for name, i in items.items()
+    } == {
         "Item 1": (1, "Description 1", "loc"),
         "Item 2": (2, "Description 2", "loc"),
         "Item 3": (3, "Description 3", "loc"),
@@ -134,7 +136,9 @@ def test_homebox_full_export_every_column(app: Flask, admin: ApiClient) -> None:
     assert _fields(charger)["Lifetime warranty"] is True
 
 
-def test_homebox_reimport_updates_by_import_ref_field_by_field(app: Flask, admin: ApiClient) -> None:
+def test_homebox_reimport_updates_by_import_ref_field_by_field(
+    app: Flask, admin: ApiClient
+) -> None:
     data = (HOMEBOX / "full_export.csv").read_bytes()
     _result(app, admin, _import(admin, data))
     again = _result(app, admin, _import(admin, data, dry_run=True))
@@ -173,7 +177,9 @@ def test_homebox_booleans_as_go_parses_them(
     assert _items(admin)["Lamp"]["archived"] is expected
 
 
-def test_homebox_dates_in_its_three_layouts_and_bad_cells_named(app: Flask, admin: ApiClient) -> None:
+def test_homebox_dates_in_its_three_layouts_and_bad_cells_named(
+    app: Flask, admin: ApiClient
+) -> None:
     data = "HB.name,HB.purchase_date\nA,2006-01-02\nB,01/02/2006\nC,2006/01/02\n"
     _result(app, admin, _import(admin, data.encode()))
     assert {i["purchase_date"] for i in _items(admin).values()} == {"2006-01-02"}
@@ -199,28 +205,69 @@ def _backup() -> bytes:
         ],
         "entities": [
             {"id": "home", "name": "Home", "entity_type_entities": "t-loc"},
-            {"id": "shed", "name": "Shed", "entity_children": "home", "entity_type_entities": "t-loc"},
             {
-                "id": "mower", "name": "Lawn mower", "description": "Petrol",
-                "entity_children": "shed", "entity_type_entities": "t-item",
-                "import_ref": "mow1", "asset_id": 7, "quantity": 1, "insured": True,
-                "purchase_time": "2022-03-04T00:00:00Z", "warranty_expires": "0001-01-01T00:00:00Z",
-                "purchase_price": 299.0, "manufacturer": "Honda", "archived": False,
+                "id": "shed",
+                "name": "Shed",
+                "entity_children": "home",
+                "entity_type_entities": "t-loc",
             },
             {
-                "id": "key", "name": "Mower key", "entity_children": "mower",
-                "entity_type_entities": "t-item", "quantity": 2,
+                "id": "mower",
+                "name": "Lawn mower",
+                "description": "Petrol",
+                "entity_children": "shed",
+                "entity_type_entities": "t-item",
+                "import_ref": "mow1",
+                "asset_id": 7,
+                "quantity": 1,
+                "insured": True,
+                "purchase_time": "2022-03-04T00:00:00Z",
+                "warranty_expires": "0001-01-01T00:00:00Z",
+                "purchase_price": 299.0,
+                "manufacturer": "Honda",
+                "archived": False,
+            },
+            {
+                "id": "key",
+                "name": "Mower key",
+                "entity_children": "mower",
+                "entity_type_entities": "t-item",
+                "quantity": 2,
             },
         ],
         "entity_fields": [
-            {"id": "f1", "name": "Blade", "type": "text", "text_value": "46 cm", "entity_fields": "mower"},
-            {"id": "f2", "name": "Stroke", "type": "number", "number_value": 4, "entity_fields": "mower"},
+            {
+                "id": "f1",
+                "name": "Blade",
+                "type": "text",
+                "text_value": "46 cm",
+                "entity_fields": "mower",
+            },
+            {
+                "id": "f2",
+                "name": "Stroke",
+                "type": "number",
+                "number_value": 4,
+                "entity_fields": "mower",
+            },
         ],
         "tags": [{"id": "g1", "name": "Garden"}],
         "tag_entities": [{"tag_id": "g1", "entity_id": "mower"}],
         "attachments": [
-            {"id": "a1", "type": "photo", "primary": True, "title": "front.jpg", "entity_attachments": "mower"},
-            {"id": "a2", "type": "photo", "primary": False, "title": "side.jpg", "entity_attachments": "mower"},
+            {
+                "id": "a1",
+                "type": "photo",
+                "primary": True,
+                "title": "front.jpg",
+                "entity_attachments": "mower",
+            },
+            {
+                "id": "a2",
+                "type": "photo",
+                "primary": False,
+                "title": "side.jpg",
+                "entity_attachments": "mower",
+            },
             {"id": "a3", "type": "manual", "title": "manual.pdf", "entity_attachments": "mower"},
         ],
     }
@@ -273,15 +320,20 @@ def test_snipeit_custom_asset_report(app: Flask, admin: ApiClient) -> None:
     data = (
         "Company,Asset Name,Asset Tag,Model,Model No.,Category,Manufacturer,Serial,Purchased,"
         "Cost,EOL,Warranty,Warranty Expires,Order Number,Supplier,Location,Status,Notes,RAM\n"
-        'Acme,Finance laptop,LAP-0042,Latitude 5440,5440,Laptops,Dell,SN123,2024-02-01,'
-        '"1,249.00",2028-02-01,36,2027-02-01,PO-77,Dell Direct,HQ / Floor 2,Deployed,Spare charger,16 GB\n'
+        "Acme,Finance laptop,LAP-0042,Latitude 5440,5440,Laptops,Dell,SN123,2024-02-01,"
+        '"1,249.00",2028-02-01,36,2027-02-01,PO-77,Dell Direct,HQ / Floor 2,Deployed,'
+        "Spare charger,16 GB\n"
         ",,MON-7,P2422H,P2422H,Monitors,Dell,SN9,,,,,,,,Storage,Ready to Deploy,,\n"
     )
     report = _result(app, admin, _import(admin, data.encode()))
     assert (report["format"], report["created"]) == ("snipeit", 2)
     items = _items(admin)
     laptop = items["Finance laptop"]
-    assert (laptop["model"], laptop["serial_number"], laptop["purchase_price"]) == ("5440", "SN123", 1249)
+    assert (laptop["model"], laptop["serial_number"], laptop["purchase_price"]) == (
+        "5440",
+        "SN123",
+        1249,
+    )
     assert (laptop["warranty_expires"], laptop["vendor"], laptop["location_path"]) == (
         "2027-02-01",
         "Dell Direct",
@@ -304,11 +356,28 @@ def test_snipeit_custom_asset_report(app: Flask, admin: ApiClient) -> None:
 def test_grocy_api_export_items_places_quantities(app: Flask, admin: ApiClient) -> None:
     export = {
         "products": [
-            {"id": 1, "name": "Spaghetti", "location_id": 2, "qu_id_stock": 3, "product_group_id": 1, "min_stock_amount": 2},
-            {"id": 2, "name": "Tomato sauce", "location_id": 2, "qu_id_stock": 4, "product_group_id": 1},
+            {
+                "id": 1,
+                "name": "Spaghetti",
+                "location_id": 2,
+                "qu_id_stock": 3,
+                "product_group_id": 1,
+                "min_stock_amount": 2,
+            },
+            {
+                "id": 2,
+                "name": "Tomato sauce",
+                "location_id": 2,
+                "qu_id_stock": 4,
+                "product_group_id": 1,
+            },
             {"id": 3, "name": "Ice cream", "location_id": 5, "qu_id_stock": 4},
         ],
-        "locations": [{"id": 2, "name": "Pantry"}, {"id": 5, "name": "Freezer"}, {"id": 6, "name": "Cellar"}],
+        "locations": [
+            {"id": 2, "name": "Pantry"},
+            {"id": 5, "name": "Freezer"},
+            {"id": 6, "name": "Cellar"},
+        ],
         "quantity_units": [{"id": 3, "name": "pack"}, {"id": 4, "name": "jar"}],
         "product_groups": [{"id": 1, "name": "Pasta & sauces"}],
         "stock_entries": [
@@ -366,7 +435,9 @@ def test_xlsx_needs_a_mapping_then_remembers_it(app: Flask, admin: ApiClient) ->
         "Kaputt": "archived",
         "Farbe": "custom_field",
     }
-    report = _result(app, admin, _import(admin, data, name="sachen.xlsx", mapping=json.dumps(mapping)))
+    report = _result(
+        app, admin, _import(admin, data, name="sachen.xlsx", mapping=json.dumps(mapping))
+    )
     assert (report["format"], report["created"]) == ("spreadsheet", 2)
     items = _items(admin)
     assert (items["Zelt"]["quantity"], items["Zelt"]["location_path"]) == (2, "Keller › Regal")
@@ -374,7 +445,9 @@ def test_xlsx_needs_a_mapping_then_remembers_it(app: Flask, admin: ApiClient) ->
     assert _fields(items["Zelt"]) == {"Farbe": "grün"}
     assert (items["Kocher"]["purchase_date"], items["Kocher"]["archived"]) == ("2020-03-15", True)
     # The same columns in another order: the remembered mapping applies, no question asked.
-    reordered = _xlsx([["Ort", "Ding", "Farbe", "Anzahl", "Gekauft", "Kaputt"], ["Bad", "Föhn", "", 1, "", "0"]])
+    reordered = _xlsx(
+        [["Ort", "Ding", "Farbe", "Anzahl", "Gekauft", "Kaputt"], ["Bad", "Föhn", "", 1, "", "0"]]
+    )
     assert _result(app, admin, _import(admin, reordered, name="mehr.xlsx"))["created"] == 1
 
 
@@ -411,7 +484,9 @@ def test_dry_runs_take_no_asset_ids_and_preview_matches_apply(
 def test_large_import_is_a_job_with_progress_that_lands_whole(
     app: Flask, admin: ApiClient, database: Database
 ) -> None:
-    rows = "".join(f"Box {n:05d},{n % 7 + 1},Lager/Regal {n % 40},kiste;lager\n" for n in range(2000))
+    rows = "".join(
+        f"Box {n:05d},{n % 7 + 1},Lager/Regal {n % 40},kiste;lager\n" for n in range(2000)
+    )
     data = ("name,quantity,location,tags\n" + rows).encode()
     response = _import(admin, data, dry_run=True)
     assert response.status_code == 202
@@ -424,7 +499,9 @@ def test_large_import_is_a_job_with_progress_that_lands_whole(
     assert applied.status_code == 202
     report = _result(app, admin, applied)
     assert report["created"] == 2000
-    assert [row["asset_id"] for row in report["rows"]] == [row["asset_id"] for row in preview["rows"]]
+    assert [row["asset_id"] for row in report["rows"]] == [
+        row["asset_id"] for row in preview["rows"]
+    ]
     with database.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM items")).scalar() == 2000
         history = conn.execute(text("SELECT count(*) FROM item_history WHERE action = 'created'"))
