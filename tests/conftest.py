@@ -84,6 +84,8 @@ def app(settings: Settings, database: Database, embedder: Embedder) -> Iterator[
     _RUNNERS.append(built.extensions["inventory.jobs"])
     yield built
     built.extensions["inventory.jobs"].stop()  # before the database it polls goes away
+    if "inventory.embedding_queue" in built.extensions:
+        built.extensions["inventory.embedding_queue"].wait_idle()
 
 
 @pytest.fixture

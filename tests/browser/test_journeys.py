@@ -124,7 +124,7 @@ def test_csv_import_preview_names_the_bad_line(page: Any, editor: ApiClient) -> 
 def test_import_shows_progress_then_the_preview_then_imports(page: Any, editor: ApiClient) -> None:
     _sign_in(page, "editor-user")
     page.goto("/account/import")
-    rows = "".join(f"Kiste {n},1,Keller/Regal {n % 9}\n" for n in range(3000))
+    rows = "".join(f"Kiste {n},1,Keller/Regal {n % 9}\n" for n in range(600))
     page.get_by_label("File to import").set_input_files(
         {
             "name": "boxes.csv",
@@ -134,11 +134,11 @@ def test_import_shows_progress_then_the_preview_then_imports(page: Any, editor: 
     )
     page.get_by_role("button", name="Preview").click()
     page.get_by_role("heading", name="Preview: nothing changed yet").wait_for(timeout=60_000)
-    assert "3000 to create" in page.inner_text("main")
+    assert "600 to create" in page.inner_text("main")
     page.get_by_role("button", name="Import these rows").click()
     page.get_by_role("heading", name="Imported").wait_for(timeout=120_000)
     screenshot(page, "import-done")
-    assert editor.get("/api/v1/items").json["total"] == 3000
+    assert editor.get("/api/v1/items").json["total"] == 600
 
 
 def test_label_qr_decodes_and_the_scan_page_resolves_it(page: Any, editor: ApiClient) -> None:
