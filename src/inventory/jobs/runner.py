@@ -101,6 +101,7 @@ class JobRunner:
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._last_cleanup = 0.0
+        self._failing = False
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -150,8 +151,12 @@ class JobRunner:
         while not self._stopped:
             try:
                 ran = self.run_one()
+                self._failing = False
             except Exception:  # the database may be away; try again at the next poll
-                log.exception("job runner: could not claim a job")
+                # Logged once per outage, not once per poll.
+                if not self._failing:
+                    log.exception("job runner: could not claim a job; retrying quietly")
+                self._failing = True
                 ran = False
             if ran:
                 continue
