@@ -52,6 +52,8 @@ def _empty_database(request: pytest.FixtureRequest) -> None:
     if "database" not in request.fixturenames:
         return
     database: Database = request.getfixturevalue("database")
+    for runner in _RUNNERS:  # nor a job the last test left running
+        runner.wait_idle()
     for queue in _QUEUES:  # the last test's re-embedding must not race the TRUNCATE
         queue.wait_idle()
     tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
@@ -62,6 +64,8 @@ def _empty_database(request: pytest.FixtureRequest) -> None:
 
 # Embedding queues of the apps built by fixtures: _empty_database waits until they are idle.
 _QUEUES: list[Any] = []
+# Background job runners of those apps: _empty_database waits until no job waits or runs.
+_RUNNERS: list[Any] = []
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +77,15 @@ def embedder(request: pytest.FixtureRequest, settings: Settings) -> Embedder:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, database: Database, embedder: Embedder) -> Flask:
+def app(settings: Settings, database: Database, embedder: Embedder) -> Iterator[Flask]:
     built = create_app(settings, database, embedder)
     if "inventory.embedding_queue" in built.extensions:
         _QUEUES.append(built.extensions["inventory.embedding_queue"])
-    return built
+    _RUNNERS.append(built.extensions["inventory.jobs"])
+    yield built
+    built.extensions["inventory.jobs"].stop()  # before the database it polls goes away
+    if "inventory.embedding_queue" in built.extensions:
+        built.extensions["inventory.embedding_queue"].wait_idle()
 
 
 @pytest.fixture

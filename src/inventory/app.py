@@ -10,10 +10,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Response
 
-from inventory import search
+from inventory import imports, jobs, search
 from inventory.accounts import SESSION_LIFETIME
 from inventory.db.session import Database, open_database
 from inventory.embeddings import Embedder, EmbeddingUnavailable, get_embedder
+from inventory.photos.store import open_store
 from inventory.settings import Settings
 from inventory.validation import MAX_ID
 from inventory.web import api, errors, health, images, observability, views
@@ -64,12 +65,15 @@ def create_app(
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session it belongs to
         WTF_CSRF_SSL_STRICT=False,  # SameSite cookies cover what the Referer check adds
         WTF_CSRF_CHECK_DEFAULT=False,  # enforce_access checks it, after sign-in and role
-        MAX_CONTENT_LENGTH=(settings.max_upload_mb + 1) * 1024 * 1024 * 10,
+        MAX_CONTENT_LENGTH=(max(settings.max_upload_mb * 10, settings.import_max_mb) + 1)
+        * 1024
+        * 1024,
         SEND_FILE_MAX_AGE_DEFAULT=timedelta(hours=1),
     )
     app.extensions["inventory.settings"] = settings
     app.extensions["inventory.database"] = database
     _embeddings(app, settings, database, embedder)
+    _jobs(app, settings, database)
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
@@ -104,6 +108,22 @@ def _embeddings(
         queue = search.EmbeddingQueue(sessions=database.sessions, embedder=embedder)
         queue.attach()
         app.extensions["inventory.embedding_queue"] = queue
+
+
+def _jobs(app: Flask, settings: Settings, database: Database) -> None:
+    """The background job runner; its thread starts in each process on its first request."""
+    runner = jobs.JobRunner(
+        sessions=database.sessions,
+        handlers={
+            imports.JOB_KIND: imports.job_handler(
+                open_store=lambda session: open_store(settings=settings, session=session),
+                max_photo_bytes=settings.max_upload_mb * 1024 * 1024,
+            )
+        },
+        stale_after=settings.job_stale_seconds,
+    )
+    app.extensions["inventory.jobs"] = runner
+    app.before_request(runner.ensure_started)
 
 
 def _security_headers(response: Response) -> Response:

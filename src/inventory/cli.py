@@ -12,12 +12,13 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from inventory import accounts
+from inventory import accounts, imports
 from inventory.catalog import transfer as csv_transfer
 from inventory.db import migrate
 from inventory.db.session import Database, open_database
 from inventory.errors import DomainError
 from inventory.files import atomic_file
+from inventory.photos.store import open_store
 from inventory.settings import Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -200,24 +201,61 @@ def token_revoke(secret: str) -> None:
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(imports.FORMATS),
+    help="Read the file as this (recognised from its content when not given).",
+)
+@click.option(
+    "--mapping",
+    help='Spreadsheets: JSON {"column": "field"} (remembered for files with the same columns).',
+)
 @_friendly_errors
-def import_command(file: Path, dry_run: bool) -> None:
-    """Create or update items from CSV (matched by asset_id); all rows or none."""
+def import_command(file: Path, dry_run: bool, file_format: str | None, mapping: str | None) -> None:
+    """Create or update items from our CSV (matched by asset_id), a Homebox CSV or backup zip,
+    a Snipe-IT asset CSV, a Grocy export, or any CSV/XLSX spreadsheet; all rows or none."""
     data = file.read_bytes()
+    settings = _settings()
     with (
         _session() as session,
-        click.progressbar(
-            length=max(data.count(b"\n") - 1, 1), label="Importing", file=sys.stderr
-        ) as bar,
+        click.progressbar(length=1000, label="Importing", file=sys.stderr) as bar,
     ):
-        report = csv_transfer.import_csv(
-            session=session, data=data, actor=None, dry_run=dry_run, progress=bar.update
+        source = imports.read_file(
+            data=data, format=file_format, mapping=imports.parse_mapping(mapping), session=session
         )
+        done = [0]
+
+        def progress(fraction: float) -> None:
+            step = int(fraction * 1000) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        report = imports.import_now(
+            session=session,
+            source=source,
+            actor=None,
+            dry_run=dry_run,
+            store=open_store(settings=settings, session=session),
+            progress=progress,
+        )
+        progress(1.0)
+    _print_report(report)
+
+
+def _print_report(report: imports.ImportReport) -> None:
     for error in report.errors:
-        where = f" {error.field}:" if error.field else ""
-        click.echo(f"line {error.line}:{where} {error.message}", err=True)
+        where = f" {error['field']}:" if error["field"] else ""
+        click.echo(f"line {error['line']}:{where} {error['message']}", err=True)
     if report.ignored_columns:
         click.echo(f"ignored columns: {', '.join(report.ignored_columns)}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
+    if report.errors:
+        click.echo(f"nothing imported: {len(report.errors)} error(s)", err=True)
+        sys.exit(1)
+    dry_run = report.dry_run
     counts = ", ".join(
         f"{report.count(action)} {word}"
         for action, word in (
@@ -226,10 +264,7 @@ def import_command(file: Path, dry_run: bool) -> None:
             ("unchanged", "unchanged"),
         )
     )
-    if report.errors:
-        click.echo(f"nothing imported: {len(report.errors)} error(s)", err=True)
-        sys.exit(1)
-    click.echo(f"{'dry run: ' if dry_run else ''}{counts}")
+    click.echo(f"{'dry run: ' if dry_run else ''}{counts} ({report.format})")
 
 
 @main.command("export")

@@ -54,6 +54,10 @@ class Settings:
     image_storage_method: StorageMethod = "filesystem"
     image_dir: Path | None = None
     max_upload_mb: int = 20
+    # Imports may be larger than a photo: a Homebox backup carries every photo.
+    import_max_mb: int = 200
+    # A background job whose heartbeat is older than this lost its process: it is retried.
+    job_stale_seconds: int = 60
     # Set when nginx serves /images/ from the shared volume (X-Accel-Redirect).
     image_accel_prefix: str | None = None
     transformers_cache: Path | None = None
@@ -131,6 +135,8 @@ class Settings:
             ),
             image_dir=env.path("IMAGE_DIR"),
             max_upload_mb=env.integer("MAX_UPLOAD_MB", 20, 1, 1024),
+            import_max_mb=env.integer("IMPORT_MAX_MB", 200, 1, 4096),
+            job_stale_seconds=env.integer("JOB_STALE_SECONDS", 60, 5, 3600),
             image_accel_prefix=env.optional("IMAGE_ACCEL_PREFIX"),
             transformers_cache=env.path("TRANSFORMERS_CACHE"),
             hf_home=env.path("HF_HOME"),

@@ -105,7 +105,7 @@ def test_viewer_has_no_edit_controls(page: Any, editor: ApiClient, make_api: Any
 def test_csv_import_preview_names_the_bad_line(page: Any, editor: ApiClient) -> None:
     _sign_in(page, "editor-user")
     page.goto("/account/import")
-    page.get_by_label("CSV file").set_input_files(
+    page.get_by_label("File to import").set_input_files(
         {
             "name": "items.csv",
             "mimeType": "text/csv",
@@ -113,10 +113,32 @@ def test_csv_import_preview_names_the_bad_line(page: Any, editor: ApiClient) -> 
         }
     )
     page.get_by_role("button", name="Preview").click()
+    # The job page polls the job (app.js) and shows the outcome when it ends.
     row = page.locator("table.errors tbody tr").first
+    row.wait_for(timeout=30_000)
     assert row.locator("td").nth(0).inner_text() == "3"
     assert row.locator("td").nth(1).inner_text() == "quantity"
     assert editor.get("/api/v1/items").json["total"] == 0
+
+
+def test_import_shows_progress_then_the_preview_then_imports(page: Any, editor: ApiClient) -> None:
+    _sign_in(page, "editor-user")
+    page.goto("/account/import")
+    rows = "".join(f"Kiste {n},1,Keller/Regal {n % 9}\n" for n in range(600))
+    page.get_by_label("File to import").set_input_files(
+        {
+            "name": "boxes.csv",
+            "mimeType": "text/csv",
+            "buffer": ("name,quantity,location\n" + rows).encode(),
+        }
+    )
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("heading", name="Preview: nothing changed yet").wait_for(timeout=60_000)
+    assert "600 to create" in page.inner_text("main")
+    page.get_by_role("button", name="Import these rows").click()
+    page.get_by_role("heading", name="Imported").wait_for(timeout=120_000)
+    screenshot(page, "import-done")
+    assert editor.get("/api/v1/items").json["total"] == 600
 
 
 def test_label_qr_decodes_and_the_scan_page_resolves_it(page: Any, editor: ApiClient) -> None:

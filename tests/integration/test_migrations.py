@@ -43,7 +43,7 @@ def test_db_revision_writes_the_next_numbered_migration(
     assert before is not None
     result = _cli(settings, "db", "revision", "-m", "Add a colour to items", "--autogenerate")
     assert result.exit_code == 0, result.output
-    number = f"{int(before) + 1:04d}"
+    number = f"{int(before.split('_')[0]) + 1:04d}"
     written = migrations_copy / "versions" / f"{number}_add_a_colour_to_items.py"
     assert f"wrote {written}" in result.output
     source = written.read_text()

@@ -160,6 +160,14 @@ def test_location_tree_create_move_and_refused_cycle(app: Flask, editor: ApiClie
     assert (moved["name"], moved["parent_id"]) == ("Shed", None)
 
 
+def _job_page(app: Flask, client: Any, response: Any) -> str:
+    """Follow an import's redirect to its job page once the job has ended."""
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert app.extensions["inventory.jobs"].wait_idle(120)
+    page: str = client.get(response.location).get_data(as_text=True)
+    return page
+
+
 def test_csv_import_preview_names_bad_line_then_applies(app: Flask, editor: ApiClient) -> None:
     client = signed_in(app, "editor-user")
     token = csrf_token(client.get("/account/import").get_data(as_text=True))
@@ -167,21 +175,46 @@ def test_csv_import_preview_names_bad_line_then_applies(app: Flask, editor: ApiC
         "/account/import",
         data={"csrf_token": token, "file": (io.BytesIO(b"name,quantity\nOk,1\nBad,-4\n"), "x.csv")},
     )
-    assert bad.status_code == 422
-    page = bad.get_data(as_text=True)
+    page = _job_page(app, client, bad)
+    assert "Nothing was imported" in page
     assert "<td>3</td><td>quantity</td>" in page
     good = client.post(
         "/account/import",
         data={"csrf_token": token, "file": (io.BytesIO(b"name,quantity\nOk,1\nFine,2\n"), "x.csv")},
     )
-    assert "Preview: nothing changed yet" in good.get_data(as_text=True)
+    page = _job_page(app, client, good)
+    assert "Preview: nothing changed yet" in page
     assert editor.get("/api/v1/items").json["total"] == 0
-    applied = client.post(
-        "/account/import",
-        data={"csrf_token": token, "apply": "yes", "csv_text": "name,quantity\nOk,1\nFine,2\n"},
-    )
-    assert "Imported" in applied.get_data(as_text=True)
+    apply_url = re.search(r'action="(/account/import/jobs/\d+/apply)"', page)
+    assert apply_url
+    applied = client.post(apply_url.group(1), data={"csrf_token": csrf_token(page)})
+    assert "Imported" in _job_page(app, client, applied)
     assert editor.get("/api/v1/items").json["total"] == 2
+
+
+def test_spreadsheet_import_asks_which_column_is_what(app: Flask, editor: ApiClient) -> None:
+    client = signed_in(app, "editor-user")
+    token = csrf_token(client.get("/account/import").get_data(as_text=True))
+    asked = client.post(
+        "/account/import",
+        data={"csrf_token": token, "file": (io.BytesIO(b"Was,Wo\nZelt,Keller\n"), "s.csv")},
+    )
+    page = asked.get_data(as_text=True)
+    assert "Which column is what?" in page
+    input_id = re.search(r'name="input_id" value="(\d+)"', page)
+    assert input_id
+    mapped = client.post(
+        "/account/import/mapping",
+        data={
+            "csrf_token": token,
+            "input_id": input_id.group(1),
+            "map-0": "name",
+            "map-1": "location",
+        },
+    )
+    preview = _job_page(app, client, mapped)
+    assert "1 to create" in preview
+    assert "new in Keller" in preview
 
 
 def test_tokens_and_password_from_the_account_page(app: Flask, viewer: ApiClient) -> None:

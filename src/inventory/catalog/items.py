@@ -18,6 +18,10 @@ from inventory.db.models import Item, Location, User, asset_id_sequence
 from inventory.embeddings import Embedder
 from inventory.errors import Conflict, DomainError, InvalidInput
 
+# Advisory lock key: an import holds it exclusively while it numbers new items after the
+# highest asset number; single creations hold it shared, so they wait instead of colliding.
+ASSET_ID_LOCK = 7_201_017
+
 
 def _resolve_location(session: Session, data: Mapping[str, Any]) -> tuple[bool, int | None]:
     """(given, location id) from `location` (a path) or `location_id` in the input."""
@@ -81,6 +85,7 @@ def create_item(
 
 def _next_free_asset_id(session: Session) -> str:
     # Imported items may already hold numbers ahead of the sequence; skip past them.
+    session.execute(select(func.pg_advisory_xact_lock_shared(ASSET_ID_LOCK)))
     while True:
         candidate = format_asset_id(session.scalar(asset_id_sequence.next_value()) or 0)
         if find_by_asset_id(session=session, asset_id=candidate) is None:

@@ -68,7 +68,8 @@ def new_revision(engine: Engine, message: str, *, autogenerate: bool) -> Path:
     if autogenerate and current_revision(engine) != head:
         raise ValueError(f"the database is not at the head revision {head}; upgrade it first")
     config = alembic_config()
-    number = f"{int(head or 0) + 1:04d}"
+    # Revision ids start with their number ("0003" or "0003_imports_and_jobs").
+    number = f"{int((head or '0').split('_')[0]) + 1:04d}"
     with engine.connect() as conn:
         config.attributes["connection"] = conn
         script = command.revision(config, message=message, autogenerate=autogenerate, rev_id=number)

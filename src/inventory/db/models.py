@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -201,6 +202,10 @@ class Item(Base):
         JSONB, server_default=text("'[]'::jsonb"), info={"label": "Custom fields"}
     )
     version: Mapped[int] = mapped_column(Integer, server_default=text("1"))
+    # The key of the record this item was imported from ("homebox:<import_ref>",
+    # "snipeit:<asset tag>", "grocy:<product>@<location>"): a re-import updates, not duplicates.
+    # TODO(collections): unique per collection once items belong to one.
+    import_ref: Mapped[str | None] = mapped_column(String(200))
     # Weighted full-text document (name A, tags B, location C, description and fields D),
     # kept current by search.refresh whenever any of its sources changes.
     search_vector: Mapped[Any] = mapped_column(TSVECTOR, nullable=True)
@@ -226,6 +231,12 @@ class Item(Base):
         Index("ix_items_created_at", "created_at"),
         Index("ix_items_updated_at", "updated_at"),
         Index("ix_items_name_lower", func.lower(name)),
+        Index(
+            "uq_items_import_ref",
+            import_ref,
+            unique=True,
+            postgresql_where=text("import_ref IS NOT NULL"),
+        ),
     )
 
 
@@ -317,3 +328,74 @@ class EmbeddingIndex(Base):
     updated_at: Mapped[datetime] = _now_column()
 
     __table_args__ = (CheckConstraint("id = 1", name="ck_embedding_index_single_row"),)
+
+
+class JobInput(Base):
+    """The file a job works on, kept in the database so that any app process (and a retry
+    after a crash) can read it; a preview and the import that follows share one."""
+
+    __tablename__ = "job_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    # TODO(collections): collection_id, like the jobs that use it.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Job(Base):
+    """Long work done in the background: status queued → running → done | failed.
+
+    A worker claims a queued job (FOR UPDATE SKIP LOCKED), beats `heartbeat_at` while it
+    works, and commits the work together with status "done"; a job whose heartbeat stopped
+    (its process died) is queued again until `attempts` reaches `max_attempts`, then failed.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), server_default="queued")
+    progress: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    input_id: Mapped[int | None] = mapped_column(
+        ForeignKey("job_inputs.id", ondelete="SET NULL"), index=True
+    )
+    result: Mapped[Any] = mapped_column(JSONB, nullable=True)
+    errors: Mapped[list[Any]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    max_attempts: Mapped[int] = mapped_column(Integer, server_default=text("3"))
+    worker: Mapped[str] = mapped_column(String(100), server_default="")
+    # TODO(collections): collection_id (NOT NULL, FK) — a job belongs to a collection, and
+    # the collection's admins may read it (jobs.service.get_job is the one place to check).
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = _now_column()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="ck_jobs_status"),
+        Index(
+            "ix_jobs_waiting",
+            "status",
+            "id",
+            postgresql_where=text("status IN ('queued', 'running')"),
+        ),
+    )
+
+
+class ImportMapping(Base):
+    """A remembered column mapping for spreadsheets with this set of headers."""
+
+    __tablename__ = "import_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # TODO(collections): collection_id, and make the key unique per collection.
+    header_key: Mapped[str] = mapped_column(String(64), unique=True)
+    headers: Mapped[list[str]] = mapped_column(JSONB)
+    mapping: Mapped[dict[str, str]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = _now_column()

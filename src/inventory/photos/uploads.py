@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from inventory.catalog import history
 from inventory.catalog.item_queries import get_item
 from inventory.db.models import Photo, User
-from inventory.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from inventory.errors import Conflict, DomainError, InvalidInput, NotFound, PayloadTooLarge
 from inventory.photos.processing import ProcessedPhoto, process_photo
 from inventory.photos.store import (
     DatabaseStore,
@@ -257,3 +257,55 @@ def find_image(*, session: Session, name: str) -> StoredImage:
     if session.scalar(query) is None:
         raise NotFound("no such image")
     return StoredImage(name=name, key=key, format=ext)
+
+
+def import_photos(
+    *,
+    session: Session,
+    store: ImageStore,
+    item_id: int,
+    files: Sequence[tuple[str, bytes]],
+    max_bytes: int,
+) -> tuple[list[str], list[str]]:
+    """Attach photos to a newly imported item inside the caller's transaction (no commit):
+    (names written to the store, for `discard_unreferenced` if the transaction fails; notes
+    on files that were skipped because they are not usable photos)."""
+    created: list[str] = []
+    notes: list[str] = []
+    seen: set[str] = set()
+    for filename, data in files:
+        shown = clean_filename(filename) or "a photo"
+        if not data or len(data) > max_bytes:
+            notes.append(f"{shown}: skipped (empty or larger than {max_bytes // 2**20} MB)")
+            continue
+        try:
+            result = process_photo(data)
+        except DomainError as exc:
+            notes.append(f"{shown}: skipped ({exc.detail})")
+            continue
+        if result.key in seen:
+            continue
+        for name, blob in zip(
+            photo_names(result.key, result.format), (result.display, result.thumbnail), strict=True
+        ):
+            if store.put(name, blob):
+                created.append(name)
+        session.add(
+            Photo(
+                item_id=item_id,
+                key=result.key,
+                format=result.format,
+                width=result.width,
+                height=result.height,
+                position=len(seen),
+                is_primary=not seen,
+                original_filename=shown,
+            )
+        )
+        seen.add(result.key)
+    return created, notes
+
+
+def discard_unreferenced(*, session: Session, store: ImageStore, names: list[str]) -> None:
+    """After a rollback: remove the files written for it that no committed photo uses."""
+    _discard_unreferenced(session, store, names)

@@ -12,6 +12,7 @@ from inventory.catalog.tree import LocationTree
 from inventory.db.models import User
 from inventory.db.session import Database
 from inventory.embeddings import Embedder
+from inventory.jobs import JobRunner
 from inventory.settings import Settings
 
 
@@ -67,4 +68,9 @@ def location_tree() -> LocationTree:
 def embedder() -> Embedder | None:
     """The process's embedding model, or None when it could not be loaded."""
     value: Embedder | None = current_app.extensions.get("inventory.embedder")
+    return value
+
+
+def job_runner() -> JobRunner:
+    value: JobRunner = current_app.extensions["inventory.jobs"]
     return value

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 from inventory import __version__
 from inventory.errors import InvalidInput
 from inventory.validation import MAX_ID
-from inventory.web.api import accounts, items, locations, photos, search, tags, transfer
+from inventory.web.api import accounts, items, jobs, locations, photos, search, tags, transfer
 from inventory.web.api.schemas import ProblemSchema
 from inventory.web.auth import public
 from inventory.web.errors import PROBLEM, handle_http_exception
@@ -130,6 +130,7 @@ def configure(app: Flask, id_converter: type) -> None:
         (tags, "/tags"),
         (search, "/search"),
         (transfer, "/transfer"),
+        (jobs, "/jobs"),
         (accounts, ""),
     ):
         api.register_blueprint(module.blp, url_prefix=PREFIX + path)

@@ -317,7 +317,7 @@ class TokenCreateSchema(StrictSchema):
     name = Text(load_default="", max_length=100)
 
 
-# ---- CSV ------------------------------------------------------------------------------------
+# ---- imports and jobs ----------------------------------------------------------------------
 
 
 class ImportQuery(StrictSchema):
@@ -325,36 +325,57 @@ class ImportQuery(StrictSchema):
 
 
 class RowErrorSchema(Schema):
-    line = fields.Integer()
+    line = fields.Integer(allow_none=True)
     field = fields.String(allow_none=True)
     message = fields.String()
 
 
+class ChangeSchema(Schema):
+    field = fields.String()
+    old = fields.Raw(allow_none=True)
+    new = fields.Raw(allow_none=True)
+
+
 class RowResultSchema(Schema):
     line = fields.Integer()
-    action = fields.String()
+    action = fields.String(metadata={"enum": ["create", "update"]})
     asset_id = fields.String()
     name = fields.String()
+    location = fields.String(allow_none=True)
+    item_id = fields.Integer(allow_none=True)
+    changes = fields.List(
+        fields.Nested(ChangeSchema), metadata={"description": "Field by field, for updates"}
+    )
 
 
 class ImportReportSchema(Schema):
+    """What an import changes (a preview) or changed; unchanged rows are only counted."""
+
+    format = fields.String()
     dry_run = fields.Boolean()
     applied = fields.Boolean()
-    created = fields.Method("_created", metadata={"type": "integer"})
-    updated = fields.Method("_updated", metadata={"type": "integer"})
-    unchanged = fields.Method("_unchanged", metadata={"type": "integer"})
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
     rows = fields.List(fields.Nested(RowResultSchema))
     errors = fields.List(fields.Nested(RowErrorSchema))
     ignored_columns = fields.List(fields.String())
+    new_locations = fields.List(fields.String())
+    new_tags = fields.List(fields.String())
+    notes = fields.List(fields.String())
 
-    def _created(self, report: Any) -> int:
-        return int(report.count("create"))
 
-    def _updated(self, report: Any) -> int:
-        return int(report.count("update"))
-
-    def _unchanged(self, report: Any) -> int:
-        return int(report.count("unchanged"))
+class JobSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    status = fields.String(metadata={"enum": ["queued", "running", "done", "failed"]})
+    progress = fields.Float(metadata={"minimum": 0, "maximum": 1})
+    result = fields.Raw(allow_none=True, metadata={"description": "An import's report"})
+    errors = fields.List(fields.Nested(RowErrorSchema))
+    attempts = fields.Integer()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
 
 
 class ImportProblemSchema(ProblemSchema):

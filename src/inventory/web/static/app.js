@@ -112,3 +112,21 @@ async function liveScanner(section) {
   look();
 }
 document.querySelectorAll("[data-scanner]").forEach(liveScanner);
+
+// A background job's progress: poll its API until it ends, then show the page's outcome.
+function jobProgress(section) {
+  const bar = section.querySelector("progress");
+  const status = section.querySelector("[data-job-status]");
+  const poll = async () => {
+    const response = await fetch(section.dataset.jobPoll, { headers: { Accept: "application/json" } }).catch(() => null);
+    if (response && response.ok) {
+      const job = await response.json();
+      if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
+      bar.value = job.progress;
+      bar.textContent = status.textContent = `${Math.round(job.progress * 100)}% done`;
+    }
+    setTimeout(poll, 700);
+  };
+  setTimeout(poll, 300);
+}
+document.querySelectorAll("[data-job-poll]").forEach(jobProgress);

@@ -11,13 +11,14 @@ from inventory.db.models import Role
 
 
 def register(app: Flask) -> None:
-    from inventory.web.views import account, auth, home, items, labels, locations
+    from inventory.web.views import account, auth, home, imports, items, labels, locations
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(items.bp, url_prefix="/items")
     app.register_blueprint(locations.bp, url_prefix="/locations")
     app.register_blueprint(account.bp, url_prefix="/account")
+    app.register_blueprint(imports.bp, url_prefix="/account/import")
     app.register_blueprint(labels.bp)
     app.context_processor(_roles)
     app.add_template_filter(_quantity, "qty")

@@ -1,4 +1,4 @@
-"""Your account (password, API tokens), users for admins, and CSV import/export."""
+"""Your account (password, API tokens) and users for admins."""
 
 from __future__ import annotations
 
@@ -6,11 +6,9 @@ from flask import Blueprint, flash, redirect, render_template, request, session,
 from werkzeug.wrappers import Response
 
 from inventory import accounts
-from inventory.catalog import transfer as csv_transfer
 from inventory.db.models import Role
-from inventory.errors import DomainError
 from inventory.web.auth import requires
-from inventory.web.context import current_user, db, settings
+from inventory.web.context import current_user, db
 from inventory.web.views.forms import attempt
 
 bp = Blueprint("account", __name__)
@@ -97,42 +95,3 @@ def update_user(user_id: int) -> Response:
         then=url_for("account.users"),
         done="user updated",
     )
-
-
-@bp.get("/import")
-@requires(Role.editor)
-def import_form() -> str:
-    return render_template("account/import.html", report=None)
-
-
-@bp.post("/import")
-@requires(Role.editor)
-def import_csv() -> tuple[str, int]:
-    """Upload → dry-run preview (default) → apply; nothing is applied if a row is bad."""
-    upload = request.files.get("file")
-    limit = settings().max_upload_mb * 1024 * 1024
-    # The preview page sends the previewed text back with "apply": no second upload needed.
-    data = upload.read(limit + 1) if upload else request.form.get("csv_text", "").encode()
-    error = None
-    report = None
-    if not data:
-        error = "choose a CSV file"
-    elif len(data) > limit:
-        error = f"the file is larger than {settings().max_upload_mb} MB"
-    else:
-        try:
-            report = csv_transfer.import_csv(
-                session=db(),
-                data=data,
-                actor=current_user(),
-                dry_run=request.form.get("apply") != "yes",
-            )
-        except DomainError as exc:
-            error = exc.detail
-    status = 422 if error or (report and report.errors) else 200
-    return render_template(
-        "account/import.html",
-        report=report,
-        error=error,
-        csv_text=data.decode("utf-8", "replace") if report else "",
-    ), status
