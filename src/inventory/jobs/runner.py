@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from inventory.db.models import Job, JobInput
@@ -152,8 +153,13 @@ class JobRunner:
             try:
                 ran = self.run_one()
                 self._failing = False
-            except Exception:  # the database may be away; try again at the next poll
-                # Logged once per outage, not once per poll.
+            except DBAPIError as exc:  # the database is away: try again at the next poll
+                # Logged once per outage, not once per poll, and without a traceback.
+                if not self._failing:
+                    log.warning("job runner: database unavailable, retrying quietly (%s)", exc.orig)
+                self._failing = True
+                ran = False
+            except Exception:
                 if not self._failing:
                     log.exception("job runner: could not claim a job; retrying quietly")
                 self._failing = True
